@@ -1,0 +1,10 @@
+//! Domain rules of MPP Digital: pure types and functions with no I/O.
+//!
+//! Nothing in this module imports `sqlx`, `axum`, `tokio` or touches the file system or the
+//! network; everything here is tested on its own in milliseconds.
+
+pub mod catalog;
+pub mod region;
+pub mod registry;
+pub mod search_text;
+pub mod slug;

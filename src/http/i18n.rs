@@ -1,0 +1,391 @@
+//! The words people read, in Indonesian first and English on request.
+//!
+//! The language comes from `?lang=en|id`, then the `lang` cookie set by the switch link, then
+//! Indonesian. Every template gets a `&'static Texts`, so a missing translation does not compile.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::{ACCEPT_LANGUAGE, COOKIE};
+use axum::http::request::Parts;
+
+use crate::domain::catalog::{AgencyKind, MppStatus, TimeLimit, TimeUnit};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Id,
+    En,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Id => "id",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Lang> {
+        match raw {
+            "id" => Some(Lang::Id),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Id => Lang::En,
+            Lang::En => Lang::Id,
+        }
+    }
+
+    pub fn texts(self) -> &'static Texts {
+        match self {
+            Lang::Id => &ID,
+            Lang::En => &EN,
+        }
+    }
+
+    /// For people's pages: query `lang`, then the `lang` cookie, then Indonesian.
+    pub fn from_parts(parts: &Parts) -> Lang {
+        if let Some(query) = parts.uri.query() {
+            for pair in query.split('&') {
+                if let Some(value) = pair.strip_prefix("lang=")
+                    && let Some(lang) = Lang::parse(value)
+                {
+                    return lang;
+                }
+            }
+        }
+        for header in parts.headers.get_all(COOKIE) {
+            if let Ok(cookies) = header.to_str() {
+                for cookie in cookies.split(';') {
+                    if let Some(lang) = cookie.trim().strip_prefix("lang=").and_then(Lang::parse) {
+                        return lang;
+                    }
+                }
+            }
+        }
+        Lang::Id
+    }
+
+    /// For machines: `Accept-Language: en…` selects English, anything else Indonesian.
+    pub fn from_accept_language(parts: &Parts) -> Lang {
+        let header = parts
+            .headers
+            .get(ACCEPT_LANGUAGE)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        if header.trim_start().to_ascii_lowercase().starts_with("en") {
+            Lang::En
+        } else {
+            Lang::Id
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Lang {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Lang, Self::Rejection> {
+        Ok(Lang::from_parts(parts))
+    }
+}
+
+pub struct Texts {
+    pub lang_name: &'static str,
+    pub switch_to: &'static str,
+    pub site_name: &'static str,
+    pub tagline: &'static str,
+    pub skip_to_content: &'static str,
+    pub home: &'static str,
+    pub search_label: &'static str,
+    pub search_placeholder: &'static str,
+    pub search_button: &'static str,
+    pub search_hint: &'static str,
+    pub mpps_by_province: &'static str,
+    pub mpp_count_suffix: &'static str,
+    pub upp: &'static str,
+    pub services_word: &'static str,
+    pub address: &'static str,
+    pub phone: &'static str,
+    pub email: &'static str,
+    pub website: &'static str,
+    pub opening_hours: &'static str,
+    pub closed: &'static str,
+    pub weekdays: [&'static str; 7],
+    pub inaugurated: &'static str,
+    pub region: &'static str,
+    pub status: &'static str,
+    pub tenants_heading: &'static str,
+    pub services_heading: &'static str,
+    pub location: &'static str,
+    pub agency: &'static str,
+    pub agency_of_tenant: &'static str,
+    pub at: &'static str,
+    pub standard_heading: &'static str,
+    pub requirements: &'static str,
+    pub requirements_hint: &'static str,
+    pub no_requirements: &'static str,
+    pub procedure: &'static str,
+    pub time_limit: &'static str,
+    pub fee: &'static str,
+    pub free: &'static str,
+    pub fee_basis: &'static str,
+    pub product: &'static str,
+    pub complaint: &'static str,
+    pub legal_basis: &'static str,
+    pub other_components: &'static str,
+    pub facilities: &'static str,
+    pub staff_competence: &'static str,
+    pub internal_supervision: &'static str,
+    pub staff_count: &'static str,
+    pub service_guarantee: &'static str,
+    pub security_guarantee: &'static str,
+    pub performance_evaluation: &'static str,
+    pub not_filled: &'static str,
+    pub national_template: &'static str,
+    pub same_service_elsewhere: &'static str,
+    pub results_heading: &'static str,
+    pub results_found: &'static str,
+    pub no_results: &'static str,
+    pub filters: &'static str,
+    pub all: &'static str,
+    pub apply: &'static str,
+    pub previous: &'static str,
+    pub next: &'static str,
+    pub page: &'static str,
+    pub of: &'static str,
+    pub not_found_title: &'static str,
+    pub not_found_body: &'static str,
+    pub bad_request_title: &'static str,
+    pub error_title: &'static str,
+    pub back_home: &'static str,
+    pub no_mpps: &'static str,
+    pub no_tenants: &'static str,
+    pub footer: &'static str,
+    pub api_link: &'static str,
+}
+
+pub static ID: Texts = Texts {
+    lang_name: "Bahasa Indonesia",
+    switch_to: "English",
+    site_name: "MPP Digital",
+    tagline: "Semua layanan publik di Mal Pelayanan Publik, dalam satu pintu.",
+    skip_to_content: "Langsung ke isi",
+    home: "Beranda",
+    search_label: "Cari layanan di semua MPP",
+    search_placeholder: "mis. KTP, akta kelahiran, SKCK, izin usaha",
+    search_button: "Cari",
+    search_hint: "Ketik nama layanan atau dokumen yang Anda perlukan.",
+    mpps_by_province: "MPP menurut provinsi",
+    mpp_count_suffix: "MPP",
+    upp: "UPP",
+    services_word: "layanan",
+    address: "Alamat",
+    phone: "Telepon",
+    email: "Surel",
+    website: "Situs web",
+    opening_hours: "Jam layanan",
+    closed: "Tutup",
+    weekdays: [
+        "Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu",
+    ],
+    inaugurated: "Diresmikan",
+    region: "Wilayah",
+    status: "Status",
+    tenants_heading: "Unit Pelayanan Publik (UPP)",
+    services_heading: "Layanan",
+    location: "Lokasi",
+    agency: "Instansi",
+    agency_of_tenant: "Instansi induk",
+    at: "di",
+    standard_heading: "Standar Pelayanan",
+    requirements: "Persyaratan",
+    requirements_hint: "Centang dokumen yang sudah Anda siapkan sebelum datang.",
+    no_requirements: "Tidak ada persyaratan khusus.",
+    procedure: "Sistem, mekanisme, dan prosedur",
+    time_limit: "Jangka waktu penyelesaian",
+    fee: "Biaya/tarif",
+    free: "Gratis",
+    fee_basis: "Dasar tarif",
+    product: "Produk layanan",
+    complaint: "Penanganan pengaduan, saran, dan masukan",
+    legal_basis: "Dasar hukum",
+    other_components: "Komponen lain Standar Pelayanan",
+    facilities: "Sarana, prasarana, dan/atau fasilitas",
+    staff_competence: "Kompetensi pelaksana",
+    internal_supervision: "Pengawasan internal",
+    staff_count: "Jumlah pelaksana",
+    service_guarantee: "Jaminan pelayanan",
+    security_guarantee: "Jaminan keamanan dan keselamatan pelayanan",
+    performance_evaluation: "Evaluasi kinerja pelaksana",
+    not_filled: "Belum diisi oleh unit layanan.",
+    national_template: "Layanan nasional",
+    same_service_elsewhere: "Layanan yang sama di MPP lain",
+    results_heading: "Hasil pencarian",
+    results_found: "layanan ditemukan",
+    no_results: "Tidak ada layanan yang cocok. Coba kata lain, misalnya KTP, SIM, atau akta kelahiran.",
+    filters: "Saring hasil",
+    all: "Semua",
+    apply: "Terapkan",
+    previous: "Sebelumnya",
+    next: "Berikutnya",
+    page: "Halaman",
+    of: "dari",
+    not_found_title: "Halaman tidak ditemukan",
+    not_found_body: "Alamat yang Anda buka tidak ada di MPP Digital. Periksa kembali alamatnya atau cari layanan dari beranda.",
+    bad_request_title: "Permintaan tidak valid",
+    error_title: "Terjadi kesalahan",
+    back_home: "Kembali ke beranda",
+    no_mpps: "Belum ada MPP yang terdaftar.",
+    no_tenants: "MPP ini belum memiliki UPP yang terdaftar.",
+    footer: "MPP Digital — perangkat lunak sumber terbuka untuk Mal Pelayanan Publik Indonesia.",
+    api_link: "API untuk pengembang",
+};
+
+pub static EN: Texts = Texts {
+    lang_name: "English",
+    switch_to: "Bahasa Indonesia",
+    site_name: "MPP Digital",
+    tagline: "Every public service of Indonesia's public service malls, through one door.",
+    skip_to_content: "Skip to content",
+    home: "Home",
+    search_label: "Search services in every MPP",
+    search_placeholder: "e.g. KTP, birth certificate, SKCK, business licence",
+    search_button: "Search",
+    search_hint: "Type the name of the service or document you need.",
+    mpps_by_province: "MPPs by province",
+    mpp_count_suffix: "MPP",
+    upp: "units",
+    services_word: "services",
+    address: "Address",
+    phone: "Phone",
+    email: "E-mail",
+    website: "Website",
+    opening_hours: "Opening hours",
+    closed: "Closed",
+    weekdays: [
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ],
+    inaugurated: "Inaugurated",
+    region: "Region",
+    status: "Status",
+    tenants_heading: "Public service units (UPP)",
+    services_heading: "Services",
+    location: "Location",
+    agency: "Agency",
+    agency_of_tenant: "Parent agency",
+    at: "at",
+    standard_heading: "Service Standard (Standar Pelayanan)",
+    requirements: "Requirements",
+    requirements_hint: "Tick the documents you have ready before you come.",
+    no_requirements: "No particular requirements.",
+    procedure: "Procedure",
+    time_limit: "Time limit",
+    fee: "Fee",
+    free: "Free",
+    fee_basis: "Basis of the fee",
+    product: "What you receive",
+    complaint: "Complaints, suggestions and feedback",
+    legal_basis: "Legal basis",
+    other_components: "Other components of the Service Standard",
+    facilities: "Facilities",
+    staff_competence: "Staff competence",
+    internal_supervision: "Internal supervision",
+    staff_count: "Number of staff",
+    service_guarantee: "Service guarantee",
+    security_guarantee: "Security and safety guarantee",
+    performance_evaluation: "Performance evaluation",
+    not_filled: "Not provided by the unit yet.",
+    national_template: "National service",
+    same_service_elsewhere: "The same service in other MPPs",
+    results_heading: "Search results",
+    results_found: "services found",
+    no_results: "No service matches. Try other words, for example KTP, SIM or birth certificate.",
+    filters: "Filter results",
+    all: "All",
+    apply: "Apply",
+    previous: "Previous",
+    next: "Next",
+    page: "Page",
+    of: "of",
+    not_found_title: "Page not found",
+    not_found_body: "The address you opened does not exist in MPP Digital. Check the address or search for a service from the home page.",
+    bad_request_title: "Invalid request",
+    error_title: "Something went wrong",
+    back_home: "Back to the home page",
+    no_mpps: "No MPP is registered yet.",
+    no_tenants: "This MPP has no registered service units yet.",
+    footer: "MPP Digital — open-source software for Indonesia's public service malls.",
+    api_link: "API for developers",
+};
+
+impl Texts {
+    pub fn mpp_status(&self, status: MppStatus) -> &'static str {
+        let en = std::ptr::eq(self, &EN);
+        match (status, en) {
+            (MppStatus::Planned, false) => "Direncanakan",
+            (MppStatus::Pilot, false) => "Uji coba",
+            (MppStatus::Operating, false) => "Beroperasi",
+            (MppStatus::Planned, true) => "Planned",
+            (MppStatus::Pilot, true) => "Pilot",
+            (MppStatus::Operating, true) => "Operating",
+        }
+    }
+
+    pub fn agency_kind(&self, kind: AgencyKind) -> &'static str {
+        let en = std::ptr::eq(self, &EN);
+        match (kind, en) {
+            (AgencyKind::Pusat, false) => "Instansi pusat",
+            (AgencyKind::Daerah, false) => "Perangkat daerah",
+            (AgencyKind::BumnBumd, false) => "BUMN/BUMD",
+            (AgencyKind::Lainnya, false) => "Lainnya",
+            (AgencyKind::Pusat, true) => "Central government",
+            (AgencyKind::Daerah, true) => "Regional government",
+            (AgencyKind::BumnBumd, true) => "State/regional enterprise",
+            (AgencyKind::Lainnya, true) => "Other",
+        }
+    }
+
+    pub fn time_limit(&self, limit: TimeLimit) -> String {
+        let en = std::ptr::eq(self, &EN);
+        let unit = match (limit.unit, en, limit.value == 1) {
+            (TimeUnit::Minutes, false, _) => "menit",
+            (TimeUnit::Hours, false, _) => "jam",
+            (TimeUnit::WorkingDays, false, _) => "hari kerja",
+            (TimeUnit::Minutes, true, true) => "minute",
+            (TimeUnit::Minutes, true, false) => "minutes",
+            (TimeUnit::Hours, true, true) => "hour",
+            (TimeUnit::Hours, true, false) => "hours",
+            (TimeUnit::WorkingDays, true, true) => "working day",
+            (TimeUnit::WorkingDays, true, false) => "working days",
+        };
+        format!("{} {unit}", limit.value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_limits_read_naturally() {
+        let l = TimeLimit {
+            value: 3,
+            unit: TimeUnit::WorkingDays,
+        };
+        assert_eq!(ID.time_limit(l), "3 hari kerja");
+        assert_eq!(EN.time_limit(l), "3 working days");
+        let one = TimeLimit {
+            value: 1,
+            unit: TimeUnit::Hours,
+        };
+        assert_eq!(EN.time_limit(one), "1 hour");
+    }
+}

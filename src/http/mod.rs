@@ -1,0 +1,147 @@
+//! HTTP: people's pages (HTML), the machines' API (`/api/v1`, OpenAPI at `/openapi.json`), health.
+//! Handlers are thin: they read the catalog snapshot or call storage, and render.
+
+pub mod api;
+pub mod errors;
+pub mod i18n;
+pub mod pages;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderName, HeaderValue, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tower_http::compression::CompressionLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::catalog::SharedCatalog;
+use crate::storage::Db;
+use errors::ApiError;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub catalog: SharedCatalog,
+    openapi_json: Arc<String>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "MPP Digital API",
+        description = "Katalog nasional Mal Pelayanan Publik: wilayah, MPP, UPP, dan layanan beserta Standar Pelayanan. \
+                       National catalog of Indonesia's public service malls. Errors are application/problem+json \
+                       with a stable `code` and messages in Indonesian and English.",
+        license(name = "Apache-2.0")
+    ),
+    tags(
+        (name = "registry", description = "Wilayah (Kemendagri codes)"),
+        (name = "catalog", description = "MPP, UPP and services"),
+        (name = "health", description = "Liveness and readiness")
+    )
+)]
+struct ApiDoc;
+
+/// The API routes and their OpenAPI description, from one registration.
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(api::list_regions))
+        .routes(routes!(api::list_mpps))
+        .routes(routes!(api::get_mpp))
+        .routes(routes!(api::list_tenants))
+        .routes(routes!(api::list_services))
+        .routes(routes!(api::get_service))
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+}
+
+/// The OpenAPI document as served at `/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_router().split_for_parts().1
+}
+
+pub fn openapi_json() -> String {
+    openapi()
+        .to_pretty_json()
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+pub fn router(db: Db, catalog: SharedCatalog) -> Router {
+    let (api, doc) = api_router().split_for_parts();
+    let state = AppState {
+        db,
+        catalog,
+        openapi_json: Arc::new(doc.to_pretty_json().unwrap_or_default()),
+    };
+    let pages = Router::new()
+        .route("/", get(pages::home))
+        .route("/cari", get(pages::search))
+        .route("/mpp/{slug}", get(pages::mpp))
+        .route("/mpp/{slug}/upp/{tenant}", get(pages::tenant))
+        .route("/layanan/{id}", get(pages::service))
+        .route("/bahasa/{code}", get(pages::switch_language))
+        .route("/static/style.css", get(pages::style))
+        .route("/openapi.json", get(openapi_document));
+    pages
+        .merge(api)
+        .fallback(fallback)
+        .with_state(state)
+        .layer(CompressionLayer::new())
+        // Headers on every response, pages, API and errors alike.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("x-frame-options"),
+            HeaderValue::from_static("DENY"),
+        ))
+}
+
+/// The content security policy: no inline script or style is ever needed, so none is allowed.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+async fn openapi_document(State(app): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        app.openapi_json.as_str().to_owned(),
+    )
+        .into_response()
+}
+
+async fn fallback(lang: i18n::Lang, uri: Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        ApiError::not_found("Alamat API", "API path").into_response()
+    } else {
+        pages::not_found(lang, uri).await
+    }
+}
+
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "ok", body = String)))]
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// The database answers.
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    responses((status = 200, description = "ready", body = String),
+              (status = 503, body = errors::Problem, content_type = "application/problem+json")))]
+async fn readyz(State(app): State<AppState>) -> Result<&'static str, ApiError> {
+    app.db.ping().await.map_err(|e| ApiError::unavailable(&e))?;
+    Ok("ready")
+}

@@ -1,0 +1,14 @@
+//! MPP Digital: the open platform of Indonesia's public service malls (Mal Pelayanan Publik).
+//!
+//! See ARCHITECTURE.md for the map. In short: `domain` holds the rules with no I/O; `storage` is
+//! the one query layer over SQLite and PostgreSQL; `catalog` is the in-memory snapshot served to
+//! readers; `http` renders pages and the JSON API; `imports` and `demo` feed the database.
+
+pub mod catalog;
+pub mod config;
+pub mod demo;
+pub mod domain;
+pub mod http;
+pub mod imports;
+pub mod server;
+pub mod storage;

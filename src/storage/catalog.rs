@@ -1,0 +1,681 @@
+//! Storage of the catalog: agencies, national templates, MPPs with their opening hours, tenants
+//! (UPP), services with their Standar Pelayanan, requirements and procedure steps.
+//!
+//! Reads load the whole catalog at once (it is read-mostly and served from memory, see
+//! `crate::catalog`); writes come from a validated [`CatalogDoc`] and touch only what differs.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use sqlx::QueryBuilder;
+use uuid::Uuid;
+
+use super::{Db, StorageError, Tx, on_pool, on_tx};
+use crate::domain::catalog::{
+    AgencyDoc, CatalogDoc, FORMAT, FeeDoc, MppDoc, OpeningHoursDoc, RequirementDoc, ServiceDoc,
+    TemplateDoc, TenantDoc, TimeLimitDoc, VERSION,
+};
+
+const CHUNK: usize = 500;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AgencyRow {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub short_name: Option<String>,
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TemplateRow {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MppRow {
+    pub id: Uuid,
+    pub slug: String,
+    pub region_code: String,
+    pub name: String,
+    pub address: String,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub website: Option<String>,
+    pub status: String,
+    pub inaugurated_on: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct HoursRow {
+    pub mpp_id: Uuid,
+    pub weekday: i16,
+    pub opens: String,
+    pub closes: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TenantRow {
+    pub id: Uuid,
+    pub mpp_id: Uuid,
+    pub agency_id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub location: Option<String>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ServiceRow {
+    pub id: Uuid,
+    pub mpp_id: Uuid,
+    pub tenant_id: Uuid,
+    pub template_id: Option<Uuid>,
+    pub slug: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub time_limit_value: i32,
+    pub time_limit_unit: String,
+    pub fee_rupiah: i64,
+    pub fee_legal_basis: Option<String>,
+    pub product: String,
+    pub complaint_channel: String,
+    pub legal_basis: String,
+    pub facilities: Option<String>,
+    pub staff_competence: Option<String>,
+    pub internal_supervision: Option<String>,
+    pub staff_count: Option<String>,
+    pub service_guarantee: Option<String>,
+    pub security_guarantee: Option<String>,
+    pub performance_evaluation: Option<String>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RequirementRow {
+    pub service_id: Uuid,
+    pub position: i32,
+    pub text: String,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StepRow {
+    pub service_id: Uuid,
+    pub position: i32,
+    pub text: String,
+}
+
+/// The whole catalog as stored, ordered by natural keys.
+#[derive(Debug, Default, Clone)]
+pub struct CatalogRows {
+    pub version: i64,
+    pub agencies: Vec<AgencyRow>,
+    pub templates: Vec<TemplateRow>,
+    pub mpps: Vec<MppRow>,
+    pub hours: Vec<HoursRow>,
+    pub tenants: Vec<TenantRow>,
+    pub services: Vec<ServiceRow>,
+    pub requirements: Vec<RequirementRow>,
+    pub steps: Vec<StepRow>,
+}
+
+const SERVICE_COLUMNS: &str = "id, mpp_id, tenant_id, template_id, slug, name, description, \
+    time_limit_value, time_limit_unit, fee_rupiah, fee_legal_basis, product, complaint_channel, \
+    legal_basis, facilities, staff_competence, internal_supervision, staff_count, \
+    service_guarantee, security_guarantee, performance_evaluation";
+
+pub async fn version(db: &Db) -> Result<i64, StorageError> {
+    Ok(on_pool!(db, pool => {
+        sqlx::query_scalar("SELECT version FROM catalog_meta WHERE id = 1").fetch_one(pool).await
+    })?)
+}
+
+/// Marks the catalog as changed, inside the transaction that changes it.
+pub async fn bump_version(tx: &mut Tx) -> Result<(), StorageError> {
+    on_tx!(tx, conn => {
+        sqlx::query("UPDATE catalog_meta SET version = version + 1 WHERE id = 1").execute(conn).await.map(|_| ())
+    })?;
+    Ok(())
+}
+
+pub async fn mpp_count(db: &Db) -> Result<i64, StorageError> {
+    Ok(on_pool!(db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM mpps").fetch_one(pool).await)?)
+}
+
+/// Reads the whole catalog in one read transaction, so the parts agree with each other.
+pub async fn load(db: &Db) -> Result<CatalogRows, StorageError> {
+    let mut tx = db.begin().await?;
+    let rows = on_tx!(&mut tx, conn => {
+        let version = sqlx::query_scalar("SELECT version FROM catalog_meta WHERE id = 1")
+            .fetch_one(&mut *conn)
+            .await?;
+        let agencies = sqlx::query_as("SELECT id, slug, name, short_name, kind FROM agencies ORDER BY slug")
+            .fetch_all(&mut *conn)
+            .await?;
+        let templates =
+            sqlx::query_as("SELECT id, slug, name, description FROM service_templates ORDER BY slug")
+                .fetch_all(&mut *conn)
+                .await?;
+        let mpps = sqlx::query_as(
+            "SELECT id, slug, region_code, name, address, phone, email, website, status, \
+             inaugurated_on FROM mpps ORDER BY slug",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        let hours = sqlx::query_as(
+            "SELECT mpp_id, weekday, opens, closes FROM mpp_opening_hours ORDER BY mpp_id, weekday, opens",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        let tenants = sqlx::query_as(
+            "SELECT id, mpp_id, agency_id, slug, name, location, description FROM tenants \
+             ORDER BY mpp_id, slug",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        let services = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {SERVICE_COLUMNS} FROM services ORDER BY tenant_id, slug"
+        )))
+        .fetch_all(&mut *conn)
+        .await?;
+        let requirements = sqlx::query_as(
+            "SELECT service_id, position, text, note FROM service_requirements ORDER BY service_id, position",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        let steps = sqlx::query_as(
+            "SELECT service_id, position, text FROM service_steps ORDER BY service_id, position",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        Ok::<_, sqlx::Error>(CatalogRows {
+            version,
+            agencies,
+            templates,
+            mpps,
+            hours,
+            tenants,
+            services,
+            requirements,
+            steps,
+        })
+    })?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
+fn agency_doc(a: &AgencyRow) -> AgencyDoc {
+    AgencyDoc {
+        slug: a.slug.clone(),
+        name: a.name.clone(),
+        short_name: a.short_name.clone(),
+        kind: a.kind.clone(),
+    }
+}
+
+fn template_doc(t: &TemplateRow) -> TemplateDoc {
+    TemplateDoc {
+        slug: t.slug.clone(),
+        name: t.name.clone(),
+        description: t.description.clone(),
+    }
+}
+
+fn mpp_doc(m: &MppRow, hours: &[&HoursRow]) -> MppDoc {
+    MppDoc {
+        slug: m.slug.clone(),
+        region: m.region_code.clone(),
+        name: m.name.clone(),
+        address: m.address.clone(),
+        phone: m.phone.clone(),
+        email: m.email.clone(),
+        website: m.website.clone(),
+        status: m.status.clone(),
+        inaugurated_on: m.inaugurated_on.map(|d| d.format("%Y-%m-%d").to_string()),
+        opening_hours: hours
+            .iter()
+            .map(|h| OpeningHoursDoc {
+                weekday: i64::from(h.weekday),
+                opens: h.opens.clone(),
+                closes: h.closes.clone(),
+            })
+            .collect(),
+        tenants: Vec::new(),
+    }
+}
+
+fn tenant_doc(t: &TenantRow, agency_slug: &str) -> TenantDoc {
+    TenantDoc {
+        slug: t.slug.clone(),
+        agency: agency_slug.to_owned(),
+        name: t.name.clone(),
+        location: t.location.clone(),
+        description: t.description.clone(),
+        services: Vec::new(),
+    }
+}
+
+fn service_doc(
+    s: &ServiceRow,
+    template_slug: Option<String>,
+    requirements: &[&RequirementRow],
+    steps: &[&StepRow],
+) -> ServiceDoc {
+    ServiceDoc {
+        slug: s.slug.clone(),
+        template: template_slug,
+        name: s.name.clone(),
+        description: s.description.clone(),
+        requirements: requirements
+            .iter()
+            .map(|r| RequirementDoc {
+                text: r.text.clone(),
+                note: r.note.clone(),
+            })
+            .collect(),
+        procedure: steps.iter().map(|s| s.text.clone()).collect(),
+        time_limit: TimeLimitDoc {
+            value: i64::from(s.time_limit_value),
+            unit: s.time_limit_unit.clone(),
+        },
+        fee: FeeDoc {
+            rupiah: s.fee_rupiah,
+            legal_basis: s.fee_legal_basis.clone(),
+        },
+        product: s.product.clone(),
+        complaint_channel: s.complaint_channel.clone(),
+        legal_basis: s.legal_basis.clone(),
+        facilities: s.facilities.clone(),
+        staff_competence: s.staff_competence.clone(),
+        internal_supervision: s.internal_supervision.clone(),
+        staff_count: s.staff_count.clone(),
+        service_guarantee: s.service_guarantee.clone(),
+        security_guarantee: s.security_guarantee.clone(),
+        performance_evaluation: s.performance_evaluation.clone(),
+    }
+}
+
+fn group<T>(rows: &[T], key: impl Fn(&T) -> Uuid) -> HashMap<Uuid, Vec<&T>> {
+    let mut map: HashMap<Uuid, Vec<&T>> = HashMap::new();
+    for row in rows {
+        map.entry(key(row)).or_default().push(row);
+    }
+    map
+}
+
+impl CatalogRows {
+    /// The catalog in its interchange format, every list sorted by slug: the export.
+    pub fn to_doc(&self) -> CatalogDoc {
+        let agency_slug: HashMap<Uuid, &str> = self
+            .agencies
+            .iter()
+            .map(|a| (a.id, a.slug.as_str()))
+            .collect();
+        let template_slug: HashMap<Uuid, &str> = self
+            .templates
+            .iter()
+            .map(|t| (t.id, t.slug.as_str()))
+            .collect();
+        let hours = group(&self.hours, |h| h.mpp_id);
+        let tenants = group(&self.tenants, |t| t.mpp_id);
+        let services = group(&self.services, |s| s.tenant_id);
+        let requirements = group(&self.requirements, |r| r.service_id);
+        let steps = group(&self.steps, |s| s.service_id);
+        let mut agencies: Vec<AgencyDoc> = self.agencies.iter().map(agency_doc).collect();
+        agencies.sort_by(|a, b| a.slug.cmp(&b.slug));
+        let mut templates: Vec<TemplateDoc> = self.templates.iter().map(template_doc).collect();
+        templates.sort_by(|a, b| a.slug.cmp(&b.slug));
+        let mut mpps = Vec::with_capacity(self.mpps.len());
+        for m in &self.mpps {
+            let mut doc = mpp_doc(m, hours.get(&m.id).map_or(&[][..], |v| v.as_slice()));
+            for t in tenants.get(&m.id).into_iter().flatten() {
+                let mut tenant = tenant_doc(
+                    t,
+                    agency_slug.get(&t.agency_id).copied().unwrap_or_default(),
+                );
+                for s in services.get(&t.id).into_iter().flatten() {
+                    tenant.services.push(service_doc(
+                        s,
+                        s.template_id
+                            .and_then(|id| template_slug.get(&id))
+                            .map(|s| (*s).to_owned()),
+                        requirements.get(&s.id).map_or(&[][..], |v| v.as_slice()),
+                        steps.get(&s.id).map_or(&[][..], |v| v.as_slice()),
+                    ));
+                }
+                tenant.services.sort_by(|a, b| a.slug.cmp(&b.slug));
+                doc.tenants.push(tenant);
+            }
+            doc.tenants.sort_by(|a, b| a.slug.cmp(&b.slug));
+            mpps.push(doc);
+        }
+        mpps.sort_by(|a, b| a.slug.cmp(&b.slug));
+        CatalogDoc {
+            format: FORMAT.to_owned(),
+            version: VERSION,
+            agencies,
+            templates,
+            mpps,
+        }
+    }
+}
+
+/// What an import did, counted over agencies, templates, MPPs, tenants and services.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct ImportReport {
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+}
+
+/// A service to insert, with the ids it hangs from.
+struct NewService<'a> {
+    id: Uuid,
+    mpp_id: Uuid,
+    tenant_id: Uuid,
+    template_id: Option<Uuid>,
+    doc: &'a ServiceDoc,
+    /// False when the service row exists and was updated in place; only its lists are inserted.
+    insert_row: bool,
+}
+
+/// Applies a validated, normalized document in one transaction, writing only what differs from
+/// the database. Nothing is deleted.
+pub async fn import(db: &Db, doc: &CatalogDoc) -> Result<ImportReport, StorageError> {
+    let existing = load(db).await?;
+    let current = existing.to_doc();
+    let mut report = ImportReport::default();
+    let mut tx = db.begin().await?;
+
+    // Agencies and templates.
+    let mut agency_ids: HashMap<&str, Uuid> = existing
+        .agencies
+        .iter()
+        .map(|a| (a.slug.as_str(), a.id))
+        .collect();
+    let current_agencies: HashMap<&str, &AgencyDoc> = current
+        .agencies
+        .iter()
+        .map(|a| (a.slug.as_str(), a))
+        .collect();
+    for a in &doc.agencies {
+        match current_agencies.get(a.slug.as_str()) {
+            Some(old) if *old == a => report.unchanged += 1,
+            Some(_) => {
+                on_tx!(&mut tx, conn => sqlx::query(
+                    "UPDATE agencies SET name = $2, short_name = $3, kind = $4 WHERE slug = $1",
+                ).bind(&a.slug).bind(&a.name).bind(&a.short_name).bind(&a.kind).execute(conn).await.map(|_| ()))?;
+                report.updated += 1;
+            }
+            None => {
+                let id = Uuid::now_v7();
+                on_tx!(&mut tx, conn => sqlx::query(
+                    "INSERT INTO agencies (id, slug, name, short_name, kind) VALUES ($1, $2, $3, $4, $5)",
+                ).bind(id).bind(&a.slug).bind(&a.name).bind(&a.short_name).bind(&a.kind).execute(conn).await.map(|_| ()))?;
+                agency_ids.insert(&a.slug, id);
+                report.created += 1;
+            }
+        }
+    }
+    let mut template_ids: HashMap<&str, Uuid> = existing
+        .templates
+        .iter()
+        .map(|t| (t.slug.as_str(), t.id))
+        .collect();
+    let current_templates: HashMap<&str, &TemplateDoc> = current
+        .templates
+        .iter()
+        .map(|t| (t.slug.as_str(), t))
+        .collect();
+    for t in &doc.templates {
+        match current_templates.get(t.slug.as_str()) {
+            Some(old) if *old == t => report.unchanged += 1,
+            Some(_) => {
+                on_tx!(&mut tx, conn => sqlx::query(
+                    "UPDATE service_templates SET name = $2, description = $3 WHERE slug = $1",
+                ).bind(&t.slug).bind(&t.name).bind(&t.description).execute(conn).await.map(|_| ()))?;
+                report.updated += 1;
+            }
+            None => {
+                let id = Uuid::now_v7();
+                on_tx!(&mut tx, conn => sqlx::query(
+                    "INSERT INTO service_templates (id, slug, name, description) VALUES ($1, $2, $3, $4)",
+                ).bind(id).bind(&t.slug).bind(&t.name).bind(&t.description).execute(conn).await.map(|_| ()))?;
+                template_ids.insert(&t.slug, id);
+                report.created += 1;
+            }
+        }
+    }
+
+    // MPPs, their tenants and services.
+    let mpp_ids: HashMap<&str, Uuid> = existing
+        .mpps
+        .iter()
+        .map(|m| (m.slug.as_str(), m.id))
+        .collect();
+    let current_mpps: HashMap<&str, &MppDoc> =
+        current.mpps.iter().map(|m| (m.slug.as_str(), m)).collect();
+    let tenant_ids: HashMap<(Uuid, &str), Uuid> = existing
+        .tenants
+        .iter()
+        .map(|t| ((t.mpp_id, t.slug.as_str()), t.id))
+        .collect();
+    let service_ids: HashMap<(Uuid, &str), Uuid> = existing
+        .services
+        .iter()
+        .map(|s| ((s.tenant_id, s.slug.as_str()), s.id))
+        .collect();
+    let mut new_services: Vec<NewService<'_>> = Vec::new();
+    for m in &doc.mpps {
+        let old = current_mpps.get(m.slug.as_str());
+        let mpp_id = match (old, mpp_ids.get(m.slug.as_str())) {
+            (Some(old), Some(&id)) => {
+                let same = old.region == m.region
+                    && old.name == m.name
+                    && old.address == m.address
+                    && old.phone == m.phone
+                    && old.email == m.email
+                    && old.website == m.website
+                    && old.status == m.status
+                    && old.inaugurated_on == m.inaugurated_on
+                    && old.opening_hours == m.opening_hours;
+                if same {
+                    report.unchanged += 1;
+                } else {
+                    write_mpp(&mut tx, id, m, false).await?;
+                    report.updated += 1;
+                }
+                id
+            }
+            _ => {
+                let id = Uuid::now_v7();
+                write_mpp(&mut tx, id, m, true).await?;
+                report.created += 1;
+                id
+            }
+        };
+        let old_tenants: HashMap<&str, &TenantDoc> = old
+            .map(|o| o.tenants.iter().map(|t| (t.slug.as_str(), t)).collect())
+            .unwrap_or_default();
+        for t in &m.tenants {
+            let agency_id = agency_ids
+                .get(t.agency.as_str())
+                .copied()
+                .ok_or(sqlx::Error::RowNotFound)?;
+            let old_tenant = old_tenants.get(t.slug.as_str());
+            let tenant_id = match (old_tenant, tenant_ids.get(&(mpp_id, t.slug.as_str()))) {
+                (Some(old), Some(&id)) => {
+                    if old.agency == t.agency
+                        && old.name == t.name
+                        && old.location == t.location
+                        && old.description == t.description
+                    {
+                        report.unchanged += 1;
+                    } else {
+                        on_tx!(&mut tx, conn => sqlx::query(
+                            "UPDATE tenants SET agency_id = $2, name = $3, location = $4, description = $5 WHERE id = $1",
+                        ).bind(id).bind(agency_id).bind(&t.name).bind(&t.location).bind(&t.description).execute(conn).await.map(|_| ()))?;
+                        report.updated += 1;
+                    }
+                    id
+                }
+                _ => {
+                    let id = Uuid::now_v7();
+                    on_tx!(&mut tx, conn => sqlx::query(
+                        "INSERT INTO tenants (id, mpp_id, agency_id, slug, name, location, description) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    ).bind(id).bind(mpp_id).bind(agency_id).bind(&t.slug).bind(&t.name).bind(&t.location)
+                     .bind(&t.description).execute(conn).await.map(|_| ()))?;
+                    report.created += 1;
+                    id
+                }
+            };
+            let old_services: HashMap<&str, &ServiceDoc> = old_tenant
+                .map(|o| o.services.iter().map(|s| (s.slug.as_str(), s)).collect())
+                .unwrap_or_default();
+            for s in &t.services {
+                let template_id = match &s.template {
+                    Some(slug) => Some(
+                        template_ids
+                            .get(slug.as_str())
+                            .copied()
+                            .ok_or(sqlx::Error::RowNotFound)?,
+                    ),
+                    None => None,
+                };
+                match (
+                    old_services.get(s.slug.as_str()),
+                    service_ids.get(&(tenant_id, s.slug.as_str())),
+                ) {
+                    (Some(old), Some(_)) if *old == s => report.unchanged += 1,
+                    (Some(_), Some(&id)) => {
+                        // Updated in place: later records (bookings, applications) refer to the id.
+                        on_tx!(&mut tx, conn => {
+                            sqlx::query(
+                                "UPDATE services SET template_id = $2, name = $3, description = $4, \
+                                 time_limit_value = $5, time_limit_unit = $6, fee_rupiah = $7, \
+                                 fee_legal_basis = $8, product = $9, complaint_channel = $10, legal_basis = $11, \
+                                 facilities = $12, staff_competence = $13, internal_supervision = $14, \
+                                 staff_count = $15, service_guarantee = $16, security_guarantee = $17, \
+                                 performance_evaluation = $18 WHERE id = $1",
+                            )
+                            .bind(id).bind(template_id).bind(&s.name).bind(&s.description)
+                            .bind(s.time_limit.value as i32).bind(&s.time_limit.unit).bind(s.fee.rupiah)
+                            .bind(&s.fee.legal_basis).bind(&s.product).bind(&s.complaint_channel)
+                            .bind(&s.legal_basis).bind(&s.facilities).bind(&s.staff_competence)
+                            .bind(&s.internal_supervision).bind(&s.staff_count).bind(&s.service_guarantee)
+                            .bind(&s.security_guarantee).bind(&s.performance_evaluation)
+                            .execute(&mut *conn).await?;
+                            sqlx::query("DELETE FROM service_requirements WHERE service_id = $1").bind(id).execute(&mut *conn).await?;
+                            sqlx::query("DELETE FROM service_steps WHERE service_id = $1").bind(id).execute(&mut *conn).await.map(|_| ())
+                        })?;
+                        new_services.push(NewService {
+                            id,
+                            mpp_id,
+                            tenant_id,
+                            template_id,
+                            doc: s,
+                            insert_row: false,
+                        });
+                        report.updated += 1;
+                    }
+                    _ => {
+                        new_services.push(NewService {
+                            id: Uuid::now_v7(),
+                            mpp_id,
+                            tenant_id,
+                            template_id,
+                            doc: s,
+                            insert_row: true,
+                        });
+                        report.created += 1;
+                    }
+                }
+            }
+        }
+    }
+    insert_services(&mut tx, &new_services).await?;
+    if report.created + report.updated > 0 {
+        bump_version(&mut tx).await?;
+    }
+    tx.commit().await?;
+    Ok(report)
+}
+
+async fn write_mpp(tx: &mut Tx, id: Uuid, m: &MppDoc, insert: bool) -> Result<(), StorageError> {
+    let inaugurated = m
+        .inaugurated_on
+        .as_deref()
+        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+    let sql = if insert {
+        "INSERT INTO mpps (id, slug, region_code, name, address, phone, email, website, status, inaugurated_on) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    } else {
+        "UPDATE mpps SET slug = $2, region_code = $3, name = $4, address = $5, phone = $6, email = $7, \
+         website = $8, status = $9, inaugurated_on = $10 WHERE id = $1"
+    };
+    on_tx!(tx, conn => {
+        sqlx::query(sql)
+            .bind(id).bind(&m.slug).bind(&m.region).bind(&m.name).bind(&m.address).bind(&m.phone)
+            .bind(&m.email).bind(&m.website).bind(&m.status).bind(inaugurated)
+            .execute(&mut *conn).await?;
+        sqlx::query("DELETE FROM mpp_opening_hours WHERE mpp_id = $1").bind(id).execute(&mut *conn).await?;
+        if !m.opening_hours.is_empty() {
+            let mut q = QueryBuilder::new("INSERT INTO mpp_opening_hours (mpp_id, weekday, opens, closes) ");
+            q.push_values(&m.opening_hours, |mut b, h| {
+                b.push_bind(id).push_bind(h.weekday as i16).push_bind(&h.opens).push_bind(&h.closes);
+            });
+            q.build().execute(&mut *conn).await?;
+        }
+        Ok::<(), sqlx::Error>(())
+    })?;
+    Ok(())
+}
+
+async fn insert_services(tx: &mut Tx, services: &[NewService<'_>]) -> Result<(), StorageError> {
+    on_tx!(tx, conn => {
+        let rows: Vec<&NewService<'_>> = services.iter().filter(|n| n.insert_row).collect();
+        for chunk in rows.chunks(CHUNK) {
+            let mut q = QueryBuilder::new(format!("INSERT INTO services ({SERVICE_COLUMNS}) "));
+            q.push_values(chunk, |mut b, n| {
+                let s = n.doc;
+                b.push_bind(n.id).push_bind(n.mpp_id).push_bind(n.tenant_id).push_bind(n.template_id)
+                    .push_bind(&s.slug).push_bind(&s.name).push_bind(&s.description)
+                    .push_bind(s.time_limit.value as i32).push_bind(&s.time_limit.unit)
+                    .push_bind(s.fee.rupiah).push_bind(&s.fee.legal_basis).push_bind(&s.product)
+                    .push_bind(&s.complaint_channel).push_bind(&s.legal_basis).push_bind(&s.facilities)
+                    .push_bind(&s.staff_competence).push_bind(&s.internal_supervision)
+                    .push_bind(&s.staff_count).push_bind(&s.service_guarantee)
+                    .push_bind(&s.security_guarantee).push_bind(&s.performance_evaluation);
+            });
+            q.build().execute(&mut *conn).await?;
+        }
+        let requirements: Vec<(Uuid, i32, &RequirementDoc)> = services
+            .iter()
+            .flat_map(|n| n.doc.requirements.iter().enumerate().map(move |(i, r)| (n.id, i as i32 + 1, r)))
+            .collect();
+        for chunk in requirements.chunks(CHUNK) {
+            let mut q = QueryBuilder::new("INSERT INTO service_requirements (service_id, position, text, note) ");
+            q.push_values(chunk, |mut b, (id, pos, r)| {
+                b.push_bind(*id).push_bind(*pos).push_bind(&r.text).push_bind(&r.note);
+            });
+            q.build().execute(&mut *conn).await?;
+        }
+        let steps: Vec<(Uuid, i32, &String)> = services
+            .iter()
+            .flat_map(|n| n.doc.procedure.iter().enumerate().map(move |(i, s)| (n.id, i as i32 + 1, s)))
+            .collect();
+        for chunk in steps.chunks(CHUNK) {
+            let mut q = QueryBuilder::new("INSERT INTO service_steps (service_id, position, text) ");
+            q.push_values(chunk, |mut b, (id, pos, s)| {
+                b.push_bind(*id).push_bind(*pos).push_bind(*s);
+            });
+            q.build().execute(&mut *conn).await?;
+        }
+        Ok::<(), sqlx::Error>(())
+    })?;
+    Ok(())
+}

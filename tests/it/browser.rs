@@ -1,0 +1,204 @@
+//! End to end in real headless Chromium: what a person does and sees.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+
+use crate::both_engines;
+use crate::support::{Engine, TestApp, skip};
+
+struct Browser {
+    client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    async fn start() -> Option<Browser> {
+        let driver_path =
+            std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+        let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        if !std::path::Path::new(&driver_path).exists() || !std::path::Path::new(&chromium).exists()
+        {
+            skip(
+                "browser tests",
+                "chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)",
+            );
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("port")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let driver = Command::new(&driver_path)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let profile = tempfile::tempdir().expect("profile");
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": chromium,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--disable-dev-shm-usage", "--window-size=412,915",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ]
+            }),
+        );
+        let url = format!("http://127.0.0.1:{port}");
+        let mut last_error = String::new();
+        for _ in 0..50 {
+            match ClientBuilder::native()
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(client) => {
+                    return Some(Browser {
+                        client,
+                        driver,
+                        _profile: profile,
+                    });
+                }
+                Err(e) => {
+                    last_error = e.to_string();
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+        panic!("chromedriver did not start: {last_error}");
+    }
+
+    async fn close(mut self) {
+        let _ = self.client.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+both_engines!(citizen_searches_ktp_and_reads_the_service_standard);
+
+/// Home → search "ktp" → the KTP-el service page, on a phone-sized window, without JavaScript
+/// of ours.
+async fn citizen_searches_ktp_and_reads_the_service_standard(engine: Engine) {
+    let Some(app) = TestApp::demo(engine).await else {
+        return;
+    };
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let c = &browser.client;
+    c.goto(&app.url("/")).await.expect("home");
+    assert_eq!(
+        c.find(Locator::Css("h1"))
+            .await
+            .expect("h1")
+            .text()
+            .await
+            .expect("text"),
+        "MPP Digital"
+    );
+    let box_ = c.find(Locator::Css("input#q")).await.expect("search box");
+    box_.send_keys("ktp").await.expect("type");
+    c.find(Locator::Css("form.search button[type=submit]"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("submit");
+    c.wait()
+        .for_element(Locator::Css("ol.results"))
+        .await
+        .expect("results");
+    assert!(
+        c.current_url()
+            .await
+            .expect("url")
+            .as_str()
+            .contains("/cari?q=ktp")
+    );
+    let count = c
+        .find(Locator::Id("results-heading"))
+        .await
+        .expect("count")
+        .text()
+        .await
+        .expect("text");
+    assert!(count.contains("layanan ditemukan"), "{count}");
+    let first = c
+        .find(Locator::Css("ol.results li a"))
+        .await
+        .expect("first result");
+    let title = first.text().await.expect("text");
+    assert!(title.contains("KTP"), "first result: {title}");
+    first.click().await.expect("open service");
+    c.wait()
+        .for_element(Locator::Css("fieldset.checklist"))
+        .await
+        .expect("service page");
+    let h1 = c
+        .find(Locator::Css("h1"))
+        .await
+        .expect("h1")
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(h1, title, "the service page of the clicked result");
+    let body = c
+        .find(Locator::Css("main"))
+        .await
+        .expect("main")
+        .text()
+        .await
+        .expect("text");
+    for seen in [
+        "Persyaratan",
+        "Biaya/tarif",
+        "Jangka waktu penyelesaian",
+        "Produk layanan",
+        "Dasar hukum",
+    ] {
+        assert!(body.contains(seen), "a person sees {seen}");
+    }
+    // The requirement checklist can be ticked with a click on its label.
+    let label = c
+        .find(Locator::Css("fieldset.checklist label"))
+        .await
+        .expect("label");
+    label.click().await.expect("tick");
+    let checked = c
+        .find(Locator::Css("fieldset.checklist input"))
+        .await
+        .expect("checkbox")
+        .prop("checked")
+        .await
+        .expect("prop");
+    assert_eq!(checked.as_deref(), Some("true"));
+    // Switch to English and stay on the same page.
+    c.find(Locator::Css("header nav a"))
+        .await
+        .expect("switch")
+        .click()
+        .await
+        .expect("click");
+    c.wait()
+        .for_element(Locator::Css("html[lang=en]"))
+        .await
+        .expect("english");
+    let body = c
+        .find(Locator::Css("main"))
+        .await
+        .expect("main")
+        .text()
+        .await
+        .expect("text");
+    assert!(body.contains("Requirements"), "English page");
+    browser.close().await;
+}

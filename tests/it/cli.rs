@@ -1,0 +1,128 @@
+//! The `mpp` binary as an operator runs it.
+
+use std::process::Command;
+
+use crate::both_engines;
+use crate::support::{Engine, TempDb, shared_data};
+
+fn mpp(url: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mpp"));
+    cmd.env("DATABASE_URL", url)
+        .env_remove("MPP_CONFIG")
+        .env("MPP_LOG", "warn");
+    cmd
+}
+
+both_engines!(import_regions_command, catalog_export_command);
+
+async fn import_regions_command(engine: Engine) {
+    let Some(data) = shared_data() else { return };
+    let Some(tmp) = TempDb::new(engine).await else {
+        return;
+    };
+    let out = mpp(&tmp.url)
+        .args(["import", "regions"])
+        .arg(data.join("regions"))
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("38 provinces, 514 kabupaten/kota, 7285 kecamatan"),
+        "{stdout}"
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("provinces.csv");
+    std::fs::write(&bad, "code,name\n35,Jawa Timur\nXX,Rusak\n36,\n").expect("write");
+    let out = mpp(&tmp.url)
+        .args(["import", "regions"])
+        .arg(&bad)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("provinces.csv:3:") && stderr.contains("provinces.csv:4:"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing was changed"), "{stderr}");
+}
+
+async fn catalog_export_command(engine: Engine) {
+    let Some(tmp) = TempDb::new(engine).await else {
+        return;
+    };
+    mpp::demo::load_regions(&tmp.db).await.expect("regions");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("demo.json");
+    std::fs::write(&file, mpp::demo::CATALOG).expect("write");
+    let out = mpp(&tmp.url)
+        .args(["import", "catalog"])
+        .arg(&file)
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 updated, 0 unchanged"));
+    let out = mpp(&tmp.url)
+        .args(["import", "catalog"])
+        .arg(&file)
+        .output()
+        .expect("run");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("0 created, 0 updated"),
+        "idempotent"
+    );
+    let exported = dir.path().join("export.json");
+    let out = mpp(&tmp.url)
+        .args(["export", "catalog", "-o"])
+        .arg(&exported)
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&exported).expect("read")).expect("json");
+    assert_eq!(doc["format"], "mpp-catalog");
+}
+
+#[test]
+fn config_prints_effective_settings_without_secrets() {
+    let out = Command::new(env!("CARGO_BIN_EXE_mpp"))
+        .arg("config")
+        .env("DATABASE_URL", "postgres://mpp:s3cret@db.example:5432/mpp")
+        .env("MPP_LISTEN", "0.0.0.0:9999")
+        .env_remove("MPP_CONFIG")
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(text.contains("listen = \"0.0.0.0:9999\""), "{text}");
+    assert!(
+        text.contains("postgres://mpp:***@db.example:5432/mpp"),
+        "{text}"
+    );
+    assert!(!text.contains("s3cret"));
+}
+
+#[test]
+fn bad_configuration_file_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("mpp.toml");
+    std::fs::write(&file, "listen = 5\n").expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_mpp"))
+        .arg("--config")
+        .arg(&file)
+        .arg("config")
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("mpp.toml"));
+}

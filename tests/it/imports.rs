@@ -1,0 +1,208 @@
+//! The registry and catalog imports and exports, on both engines.
+
+use mpp::imports::{self, ImportError};
+use mpp::storage;
+
+use crate::both_engines;
+use crate::support::{Engine, TempDb, TestApp, shared_data};
+
+both_engines!(
+    regions_import_loads_the_national_registry,
+    malformed_region_file_is_refused_whole,
+    catalog_export_imports_into_an_empty_database_unchanged,
+    invalid_catalog_is_refused_with_paths_and_writes_nothing,
+    catalog_change_reaches_every_node,
+);
+
+async fn regions_import_loads_the_national_registry(engine: Engine) {
+    let Some(data) = shared_data() else { return };
+    let Some(tmp) = TempDb::new(engine).await else {
+        return;
+    };
+    let report = imports::import_regions(&tmp.db, &data.join("regions"))
+        .await
+        .expect("import");
+    assert_eq!(report.unchanged, 0);
+    assert_eq!(
+        storage::regions::counts(&tmp.db).await.expect("counts"),
+        (38, 514, 7285)
+    );
+    let again = imports::import_regions(&tmp.db, &data.join("regions"))
+        .await
+        .expect("re-import");
+    assert_eq!(
+        again.written, 0,
+        "re-importing the same files changes nothing"
+    );
+    assert_eq!(again.unchanged, 38 + 514 + 7285);
+    // Papua provinces carry Kemendagri codes 91–96.
+    let provinces = storage::regions::provinces(&tmp.db)
+        .await
+        .expect("provinces");
+    assert!(
+        provinces
+            .iter()
+            .any(|p| p.code == "96" && p.name == "Papua Barat Daya")
+    );
+}
+
+async fn malformed_region_file_is_refused_whole(engine: Engine) {
+    let Some(data) = shared_data() else { return };
+    let Some(tmp) = TempDb::new(engine).await else {
+        return;
+    };
+    imports::import_regions(&tmp.db, &data.join("regions/provinces.csv"))
+        .await
+        .expect("provinces");
+    let good = std::fs::read_to_string(data.join("regions/regencies.csv")).expect("read");
+    let mut lines: Vec<String> = good.lines().map(str::to_owned).collect();
+    lines[9] = "35.7,35,Kota Rusak,kota".into(); // line 10
+    lines[19] = "35.08,35,Kabupaten Salah Jenis,kota".into(); // line 20
+    lines[29] = "11.99,11".into(); // line 30
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("regencies.csv");
+    std::fs::write(&bad, lines.join("\n") + "\n").expect("write");
+    let before = storage::regions::counts(&tmp.db).await.expect("counts");
+    let err = imports::import_regions(&tmp.db, &bad)
+        .await
+        .expect_err("refused");
+    let ImportError::Regions(problems) = &err else {
+        panic!("unexpected {err}")
+    };
+    let text = err.to_string();
+    assert_eq!(problems.len(), 3, "{text}");
+    for line in [":10:", ":20:", ":30:"] {
+        assert!(text.contains(line), "{line} named in {text}");
+    }
+    assert_eq!(
+        storage::regions::counts(&tmp.db).await.expect("counts"),
+        before,
+        "nothing changed"
+    );
+}
+
+async fn catalog_export_imports_into_an_empty_database_unchanged(engine: Engine) {
+    let Some(app) = TestApp::demo(engine).await else {
+        return;
+    };
+    let first = imports::export_catalog(app.db()).await.expect("export");
+    let again = imports::import_catalog(app.db(), first.as_bytes())
+        .await
+        .expect("re-import");
+    assert_eq!(
+        (again.created, again.updated),
+        (0, 0),
+        "re-importing changes nothing: {again:?}"
+    );
+    let version = storage::catalog::version(app.db()).await.expect("version");
+
+    let Some(empty) = TempDb::new(engine).await else {
+        return;
+    };
+    mpp::demo::load_regions(&empty.db).await.expect("regions");
+    let report = imports::import_catalog(&empty.db, first.as_bytes())
+        .await
+        .expect("import");
+    assert_eq!(report.updated + report.unchanged, 0);
+    let second = imports::export_catalog(&empty.db).await.expect("export");
+    assert_eq!(first, second, "export → import → export is the identity");
+    assert_eq!(
+        storage::catalog::version(app.db()).await.expect("version"),
+        version
+    );
+
+    // A changed fee is an update of one service, visible in the next export.
+    let changed = first
+        .replacen("\"rupiah\": 0", "\"rupiah\": 5000", 1)
+        .replacen("\"legal_basis\": null", "\"legal_basis\": \"Perda uji\"", 1);
+    let report = imports::import_catalog(&empty.db, changed.as_bytes()).await;
+    match report {
+        Ok(r) => assert_eq!(r.updated, 1, "{r:?}"),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+async fn invalid_catalog_is_refused_with_paths_and_writes_nothing(engine: Engine) {
+    let Some(tmp) = TempDb::new(engine).await else {
+        return;
+    };
+    mpp::demo::load_regions(&tmp.db).await.expect("regions");
+    let mut doc: serde_json::Value = serde_json::from_slice(mpp::demo::CATALOG).expect("demo json");
+    doc["mpps"][0]["region"] = "35.99".into();
+    doc["mpps"][0]["tenants"][1]["services"][2]["fee"]["rupiah"] = (-1).into();
+    doc["mpps"][0]["tenants"][2]["agency"] = "tidak-ada".into();
+    let err = imports::import_catalog(&tmp.db, doc.to_string().as_bytes())
+        .await
+        .expect_err("refused");
+    let ImportError::Catalog(problems) = &err else {
+        panic!("unexpected {err}")
+    };
+    let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+    assert!(paths.contains(&"mpps[0].region"), "{paths:?}");
+    assert!(
+        paths.contains(&"mpps[0].tenants[1].services[2].fee.rupiah"),
+        "{paths:?}"
+    );
+    assert!(paths.contains(&"mpps[0].tenants[2].agency"), "{paths:?}");
+    assert_eq!(
+        storage::catalog::mpp_count(&tmp.db).await.expect("count"),
+        0
+    );
+    assert_eq!(
+        storage::catalog::load(&tmp.db)
+            .await
+            .expect("load")
+            .agencies
+            .len(),
+        0,
+        "all or nothing"
+    );
+
+    let err = imports::import_catalog(
+        &tmp.db,
+        b"{\"format\": \"mpp-catalog\", \"version\": 1, \"mpps\": [}",
+    )
+    .await
+    .expect_err("not json");
+    assert!(matches!(err, ImportError::Json { line: 1, .. }), "{err}");
+    let err = imports::import_catalog(
+        &tmp.db,
+        b"{\"format\": \"mpp-catalog\", \"version\": 1, \"extra\": 1}",
+    )
+    .await
+    .expect_err("unknown field");
+    assert!(err.to_string().contains("extra"), "{err}");
+}
+
+async fn catalog_change_reaches_every_node(engine: Engine) {
+    let Some(node1) = TestApp::demo(engine).await else {
+        return;
+    };
+    // A second node on the same database.
+    let db2 = mpp::storage::Db::connect(&node1.tmp.url)
+        .await
+        .expect("connect");
+    let other = TempDb::shared(db2, node1.tmp.url.clone());
+    let node2 = TestApp::on(other, false).await;
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&imports::export_catalog(node1.db()).await.expect("export"))
+            .expect("json");
+    let service = &mut doc["mpps"][0]["tenants"][0]["services"][0];
+    service["name"] = "Layanan Berganti Nama Untuk Uji".into();
+    let report = imports::import_catalog(node1.db(), doc.to_string().as_bytes())
+        .await
+        .expect("import");
+    assert_eq!(report.updated, 1);
+    let mut seen = false;
+    for _ in 0..50 {
+        let (_, body) = node2
+            .get_json("/api/v1/services?q=berganti%20nama%20uji")
+            .await;
+        if body["items"][0]["name"] == "Layanan Berganti Nama Untuk Uji" {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(seen, "node 2 reloads the catalog after node 1's change");
+}

@@ -1,0 +1,9 @@
+//! Integration tests: the real server over HTTP, the same suite on SQLite and PostgreSQL.
+//! One test binary keeps link time down.
+
+mod api;
+mod browser;
+mod cli;
+mod imports;
+mod pages;
+mod support;

@@ -1,0 +1,230 @@
+//! People's pages, on both engines: what a person sees, in Indonesian first, without JavaScript.
+
+use crate::both_engines;
+use crate::support::{Engine, TestApp};
+
+both_engines!(
+    home_lists_mpps_by_province,
+    mpp_page_shows_26_upps_and_207_services,
+    tenant_and_service_pages,
+    search_page_works_without_javascript,
+    unknown_pages_are_404_in_indonesian,
+    bad_search_parameters_are_400_pages,
+    language_switch_is_remembered_and_safe,
+);
+
+async fn home_lists_mpps_by_province(engine: Engine) {
+    let Some(app) = TestApp::demo(engine).await else {
+        return;
+    };
+    let response = app.get("/").await;
+    assert_eq!(response.status(), 200);
+    let headers = response.headers().clone();
+    let html = response.text().await.expect("html");
+    assert!(html.starts_with("<!doctype html>"));
+    assert!(html.contains("<html lang=\"id\">"));
+    assert!(html.contains("Jawa Timur"));
+    assert!(html.contains("href=\"/mpp/among-warga-kota-batu\""));
+    assert!(
+        html.contains("<label for=\"q\">"),
+        "the search box has a label"
+    );
+    assert!(html.contains("<main"), "landmark");
+    assert!(!html.contains("<script"), "no script needed");
+    let csp = headers["content-security-policy"].to_str().expect("csp");
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"));
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert!(headers.contains_key("referrer-policy"));
+    assert!(csp.contains("frame-ancestors 'none'"));
+}
+
+async fn mpp_page_shows_26_upps_and_207_services(engine: Engine) {
+    let Some(app) = TestApp::demo(engine).await else {
+        return;
+    };
+    let (status, html) = app.get_text("/mpp/among-warga-kota-batu").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("<strong>26</strong> UPP"),
+        "26 UPP on the page"
+    );
+    assert!(
+        html.contains("<strong>207</strong> layanan"),
+        "207 services on the page"
+    );
+    assert_eq!(
+        html.matches("href=\"/mpp/among-warga-kota-batu/upp/")
+            .count(),
+        26
+    );
+    assert!(html.contains("Senin"), "opening hours per weekday");
+    assert!(html.contains("Kota Batu"));
+    assert!(html.len() < 40_000, "small page: {} bytes", html.len());
+}
+
+async fn tenant_and_service_pages(engine: Engine) {
+    let Some(app) = TestApp::demo(engine).await else {
+        return;
+    };
+    let (_, mpp) = app.get_text("/mpp/among-warga-kota-batu").await;
+    let start = mpp
+        .find("href=\"/mpp/among-warga-kota-batu/upp/")
+        .expect("a tenant link")
+        + 6;
+    let end = start + mpp[start..].find('"').expect("end of link");
+    let tenant_path = &mpp[start..end];
+    let (status, tenant) = app.get_text(tenant_path).await;
+    assert_eq!(status, 200, "{tenant_path}");
+    let start = tenant.find("href=\"/layanan/").expect("a service link") + 6;
+    let end = start + tenant[start..].find('"').expect("end of link");
+    let (status, service) = app.get_text(&tenant[start..end]).await;
+    assert_eq!(status, 200);
+    for heading in [
+        "Persyaratan",
+        "Sistem, mekanisme, dan prosedur",
+        "Jangka waktu penyelesaian",
+        "Biaya/tarif",
+        "Produk layanan",
+        "Penanganan pengaduan, saran, dan masukan",
+        "Dasar hukum",
+        "Sarana, prasarana, dan/atau fasilitas",
+        "Kompetensi pelaksana",
+        "Pengawasan internal",
+        "Jumlah pelaksana",
+        "Jaminan pelayanan",
+        "Jaminan keamanan dan keselamatan pelayanan",
+        "Evaluasi kinerja pelaksana",
+    ] {
+        assert!(service.contains(heading), "service page shows {heading}");
+    }
+    assert!(
+        service.contains("type=\"checkbox\""),
+        "requirements as a checklist"
+    );
+    assert!(
+        service.contains("<ol class=\"steps\">"),
+        "procedure as ordered steps"
+    );
+    assert!(
+        service.len() < 30_000,
+        "small page: {} bytes",
+        service.len()
+    );
+
+    let (_, found) = app
+        .get_json("/api/v1/services?q=skck&mpp=among-warga-kota-batu")
+        .await;
+    let skck = &found["items"][0];
+    let (_, page) = app.get_text(skck["url"].as_str().expect("url")).await;
+    let fee = skck["fee_rupiah"].as_i64().expect("fee");
+    let formatted = mpp::domain::catalog::Rupiah(fee).to_string();
+    assert!(page.contains(&formatted), "fee shown as {formatted}");
+}
+
+async fn search_page_works_without_javascript(engine: Engine) {
+    let Some(app) = TestApp::demo(engine).await else {
+        return;
+    };
+    let (status, html) = app.get_text("/cari?q=ktp").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("layanan ditemukan"));
+    assert!(html.contains("value=\"ktp\""), "the query stays in the box");
+    let first = html.find("<ol class=\"results\"").expect("results list");
+    let item = &html[first..first + html[first..].find("</li>").expect("first item")];
+    assert!(item.contains("KTP"), "first result is about KTP: {item}");
+    let (status, filtered) = app.get_text("/cari?q=ktp&wilayah=35.79").await;
+    assert_eq!(status, 200);
+    assert!(filtered.contains("<option value=\"35.79\" selected>"));
+    assert!(
+        filtered.contains("name=\"instansi\""),
+        "agency filter within a region"
+    );
+    let (status, none) = app.get_text("/cari?q=zzzzqqqq").await;
+    assert_eq!(status, 200);
+    assert!(none.contains("Tidak ada layanan yang cocok"));
+}
+
+async fn unknown_pages_are_404_in_indonesian(engine: Engine) {
+    let Some(app) = TestApp::demo(engine).await else {
+        return;
+    };
+    for path in [
+        "/mpp/tidak-ada",
+        "/mpp/among-warga-kota-batu/upp/tidak-ada",
+        "/layanan/bukan-uuid",
+        "/layanan/0190a1b2-0000-7000-8000-000000000000",
+        "/halaman/tidak/ada",
+    ] {
+        let (status, html) = app.get_text(path).await;
+        assert_eq!(status, 404, "{path}");
+        assert!(html.contains("Halaman tidak ditemukan"), "{path}");
+        assert!(html.contains("<html lang=\"id\">"));
+    }
+    let english = app
+        .http
+        .get(app.url("/mpp/tidak-ada"))
+        .header("cookie", "lang=en")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(english.status(), 404);
+    assert!(
+        english
+            .text()
+            .await
+            .expect("html")
+            .contains("Page not found")
+    );
+}
+
+async fn bad_search_parameters_are_400_pages(engine: Engine) {
+    let Some(app) = TestApp::demo(engine).await else {
+        return;
+    };
+    for path in [
+        "/cari?hal=0",
+        "/cari?hal=x",
+        "/cari?wilayah=99.99",
+        "/cari?mpp=tidak-ada",
+        "/cari?instansi=x",
+    ] {
+        let (status, html) = app.get_text(path).await;
+        assert_eq!(status, 400, "{path}");
+        assert!(html.contains("Permintaan tidak valid"), "{path}");
+    }
+}
+
+async fn language_switch_is_remembered_and_safe(engine: Engine) {
+    let Some(app) = TestApp::demo(engine).await else {
+        return;
+    };
+    let response = app
+        .get("/bahasa/en?kembali=/mpp/among-warga-kota-batu")
+        .await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/mpp/among-warga-kota-batu");
+    let cookie = response.headers()["set-cookie"].to_str().expect("cookie");
+    assert!(cookie.starts_with("lang=en;") && cookie.contains("SameSite=Lax"));
+    for evil in ["//evil.example", "https://evil.example", "/\\evil.example"] {
+        let response = app.get(&format!("/bahasa/en?kembali={evil}")).await;
+        assert_eq!(
+            response.headers()["location"],
+            "/",
+            "no open redirect to {evil}"
+        );
+    }
+    let english = app
+        .http
+        .get(app.url("/mpp/among-warga-kota-batu"))
+        .header("cookie", "lang=en")
+        .send()
+        .await
+        .expect("request")
+        .text()
+        .await
+        .expect("html");
+    assert!(english.contains("<html lang=\"en\">"));
+    assert!(english.contains("Opening hours"));
+    let (status, _) = app.get_text("/bahasa/fr").await;
+    assert_eq!(status, 404);
+}

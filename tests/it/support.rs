@@ -1,0 +1,250 @@
+//! `TestApp`: the real server on a real socket, on SQLite (a temporary file) or PostgreSQL
+//! (a uniquely named database, dropped afterwards).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use mpp::server::{self, ServeOptions};
+use mpp::storage::Db;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// Where the tests find PostgreSQL (trust auth, user postgres), unless `MPP_TEST_PG_URL` says.
+fn pg_admin_url() -> String {
+    std::env::var("MPP_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// CI must never skip PostgreSQL or the browser; a developer's machine may lack them.
+pub fn must_not_skip() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false")
+        || std::env::var("MPP_TEST_REQUIRE_ALL").is_ok()
+}
+
+pub fn skip(what: &str, why: &str) {
+    if must_not_skip() {
+        panic!("{what} is required here (CI or MPP_TEST_REQUIRE_ALL) but unavailable: {why}");
+    }
+    eprintln!("SKIPPED {what}: {why}");
+}
+
+/// The shared reference data (`../shared/data`), present in CI and for developers, absent in a
+/// user's clone.
+pub fn shared_data() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+    if dir.join("regions/provinces.csv").exists() {
+        Some(dir)
+    } else {
+        skip("tests that read ../shared/data", "the directory is absent");
+        None
+    }
+}
+
+pub struct TempDb {
+    pub db: Db,
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    pg_name: Option<String>,
+}
+
+impl TempDb {
+    /// A new empty, migrated database, or `None` when PostgreSQL is unavailable (and may be skipped).
+    pub async fn new(engine: Engine) -> Option<TempDb> {
+        match engine {
+            Engine::Sqlite => {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let url = format!("sqlite://{}", dir.path().join("mpp.sqlite3").display());
+                let db = Db::connect(&url).await.expect("sqlite");
+                db.migrate().await.expect("migrate");
+                Some(TempDb {
+                    db,
+                    url,
+                    _dir: Some(dir),
+                    pg_name: None,
+                })
+            }
+            Engine::Postgres => {
+                let admin = pg_admin_url();
+                let name = format!("mpp_test_{}", uuid::Uuid::now_v7().simple());
+                let conn = match Db::connect(&admin).await {
+                    Ok(db) => db,
+                    Err(e) => {
+                        skip("PostgreSQL tests", &e.to_string());
+                        return None;
+                    }
+                };
+                let Db::Postgres(pool) = &conn else {
+                    unreachable!("postgres url")
+                };
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(pool)
+                    .await
+                    .expect("create database");
+                conn.close().await;
+                let url = match admin.rsplit_once('/') {
+                    Some((base, _)) => format!("{base}/{name}"),
+                    None => panic!("MPP_TEST_PG_URL must end with /DATABASE"),
+                };
+                let db = Db::connect(&url).await.expect("connect test database");
+                db.migrate().await.expect("migrate");
+                Some(TempDb {
+                    db,
+                    url,
+                    _dir: None,
+                    pg_name: Some(name),
+                })
+            }
+        }
+    }
+}
+
+impl TempDb {
+    /// A second handle on a database another `TempDb` owns (and drops).
+    pub fn shared(db: Db, url: String) -> TempDb {
+        TempDb {
+            db,
+            url,
+            _dir: None,
+            pg_name: None,
+        }
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        if let Some(name) = self.pg_name.take() {
+            let admin = pg_admin_url();
+            // Drop runs inside the test's runtime: do the async work on a thread of its own.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(async move {
+                    if let Ok(Db::Postgres(pool)) = Db::connect(&admin).await {
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                        )))
+                        .execute(&pool)
+                        .await;
+                        pool.close().await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub tmp: TempDb,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl TestApp {
+    /// The server with the demo loaded.
+    pub async fn demo(engine: Engine) -> Option<TestApp> {
+        Self::spawn(engine, true).await
+    }
+
+    pub async fn spawn(engine: Engine, demo: bool) -> Option<TestApp> {
+        let tmp = TempDb::new(engine).await?;
+        Some(Self::on(tmp, demo).await)
+    }
+
+    /// Serves an existing database (another node on the same database).
+    pub async fn on(tmp: TempDb, demo: bool) -> TestApp {
+        let catalog = server::prepare(
+            &tmp.db,
+            &ServeOptions {
+                demo,
+                migrate: true,
+            },
+            true,
+        )
+        .await
+        .expect("prepare");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let db = tmp.db.clone();
+        let served = catalog;
+        tokio::spawn(async move {
+            let _ = server::run(listener, db, served, Duration::from_millis(100), async {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        TestApp {
+            base,
+            http,
+            tmp,
+            shutdown: Some(tx),
+        }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.tmp.db
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.expect("request")
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        let response = self.get(path).await;
+        let status = response.status().as_u16();
+        let body = response.json().await.expect("json body");
+        (status, body)
+    }
+
+    pub async fn get_text(&self, path: &str) -> (u16, String) {
+        let response = self.get(path).await;
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("text body"))
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Generates `mod $name { sqlite, postgres }` tests calling `$name(Engine)`.
+#[macro_export]
+macro_rules! both_engines {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::support::Engine::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::support::Engine::Postgres).await
+                }
+            }
+        )*
+    };
+}
