@@ -14,7 +14,7 @@ use chrono::NaiveDate;
 use uuid::Uuid;
 
 use crate::domain::catalog::{
-    AgencyKind, MppStatus, OpeningInterval, Rupiah, TimeLimit, TimeUnit, parse_hhmm,
+    AgencyKind, Fee, MppStatus, OpeningInterval, TimeLimit, TimeUnit, parse_hhmm,
 };
 use crate::storage::catalog::CatalogRows;
 use crate::storage::regions::{ProvinceRow, RegencyRow};
@@ -102,7 +102,7 @@ pub struct Service {
     pub requirements: Vec<Requirement>,
     pub procedure: Vec<String>,
     pub time_limit: TimeLimit,
-    pub fee: Rupiah,
+    pub fee: Fee,
     pub fee_legal_basis: Option<String>,
     pub product: String,
     pub complaint_channel: String,
@@ -317,7 +317,7 @@ impl Catalog {
                     value: u32::try_from(s.time_limit_value).unwrap_or(1),
                     unit: TimeUnit::parse(&s.time_limit_unit).unwrap_or(TimeUnit::WorkingDays),
                 },
-                fee: Rupiah(s.fee_rupiah),
+                fee: Fee::new(s.fee_rupiah, s.fee_variable),
                 slug: s.slug,
                 name: s.name,
                 description: s.description,

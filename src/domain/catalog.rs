@@ -118,6 +118,29 @@ fn max_time_limit(unit: TimeUnit) -> i64 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Rupiah(pub i64);
 
+/// The fee component of a Standar Pelayanan as a citizen reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fee {
+    Free,
+    Fixed(Rupiah),
+    /// Depends on the case; the fixed part, if any, is the least one pays.
+    Variable {
+        from: Rupiah,
+    },
+}
+
+impl Fee {
+    pub fn new(rupiah: i64, variable: bool) -> Fee {
+        match (rupiah, variable) {
+            (_, true) => Fee::Variable {
+                from: Rupiah(rupiah),
+            },
+            (0, false) => Fee::Free,
+            (n, false) => Fee::Fixed(Rupiah(n)),
+        }
+    }
+}
+
 /// Largest accepted fee: one trillion rupiah (well above any PNBP tariff).
 pub const MAX_FEE: i64 = 1_000_000_000_000;
 
@@ -284,9 +307,14 @@ pub struct TimeLimitDoc {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FeeDoc {
+    /// The fee in whole rupiah; with `variable`, its fixed part (0 when there is none).
     pub rupiah: i64,
     #[serde(default)]
     pub legal_basis: Option<String>,
+    /// The amount depends on the case (land area, vehicle class, building size): the legal basis
+    /// says how it is computed. A variable fee is never shown as free.
+    #[serde(default)]
+    pub variable: bool,
 }
 
 /// One problem found in a catalog document, at a JSON path such as `mpps[0].tenants[2].slug`.
@@ -596,7 +624,7 @@ impl ServiceDoc {
                 "must be 0 (free) or a positive whole number of rupiah",
             );
         }
-        if self.fee.rupiah > 0 && self.fee.legal_basis.is_none() {
+        if (self.fee.rupiah > 0 || self.fee.variable) && self.fee.legal_basis.is_none() {
             v.push(
                 format!("{p}.fee.legal_basis"),
                 "a fee needs its legal basis",
@@ -676,6 +704,31 @@ mod tests {
         assert_eq!(Rupiah(30_000).to_string(), "Rp30.000");
         assert_eq!(Rupiah(350_000).to_string(), "Rp350.000");
         assert_eq!(Rupiah(1_234_567).to_string(), "Rp1.234.567");
+    }
+
+    #[test]
+    fn fees_read_as_a_citizen_reads_them() {
+        assert_eq!(Fee::new(0, false), Fee::Free);
+        assert_eq!(Fee::new(30_000, false), Fee::Fixed(Rupiah(30_000)));
+        assert_eq!(
+            Fee::new(0, true),
+            Fee::Variable { from: Rupiah(0) },
+            "never shown as free"
+        );
+        assert_eq!(
+            Fee::new(50_000, true),
+            Fee::Variable {
+                from: Rupiah(50_000)
+            }
+        );
+    }
+
+    #[test]
+    fn a_variable_fee_needs_its_legal_basis() {
+        let mut doc = minimal_doc();
+        doc.mpps[0].tenants[0].services[0].fee.variable = true;
+        let paths: Vec<String> = check(&doc).into_iter().map(|p| p.path).collect();
+        assert_eq!(paths, ["mpps[0].tenants[0].services[0].fee.legal_basis"]);
     }
 
     fn minimal_doc() -> CatalogDoc {

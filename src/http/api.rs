@@ -12,7 +12,7 @@ use super::AppState;
 use super::errors::{ApiError, Problem};
 use crate::catalog::search::SearchRequest;
 use crate::catalog::{Catalog, Mpp, Service};
-use crate::domain::catalog::MppStatus;
+use crate::domain::catalog::{Fee, MppStatus};
 use crate::domain::region::{RegionCode, RegionLevel};
 
 const DEFAULT_PER_PAGE: u32 = 20;
@@ -421,8 +421,10 @@ pub struct ServiceSummary {
     pub region: String,
     /// Slug of the national template the service derives from.
     pub template: Option<String>,
-    /// Fee in whole rupiah; 0 means free.
+    /// Fee in whole rupiah; 0 means free unless `fee_variable`.
     pub fee_rupiah: i64,
+    /// The amount depends on the case; `fee_rupiah` is its fixed part (see `fee_legal_basis`).
+    pub fee_variable: bool,
     pub time_limit: TimeLimitOut,
     pub url: String,
 }
@@ -477,7 +479,11 @@ fn service_summary(catalog: &Catalog, s: &Service) -> ServiceSummary {
         },
         region: m.region_code.clone(),
         template: s.template.map(|i| catalog.templates[i].slug.clone()),
-        fee_rupiah: s.fee.0,
+        fee_rupiah: match s.fee {
+            Fee::Free => 0,
+            Fee::Fixed(amount) | Fee::Variable { from: amount } => amount.0,
+        },
+        fee_variable: matches!(s.fee, Fee::Variable { .. }),
         time_limit: TimeLimitOut {
             value: s.time_limit.value,
             unit: s.time_limit.unit.as_str().to_owned(),

@@ -14,7 +14,7 @@ use super::errors::PageError;
 use super::i18n::{Lang, Texts};
 use crate::catalog::search::SearchRequest;
 use crate::catalog::{Catalog, Mpp, Service, Tenant};
-use crate::domain::catalog::Rupiah;
+use crate::domain::catalog::{Fee, Rupiah};
 use crate::domain::region::{RegionCode, RegionLevel};
 
 /// Bumped when `static/style.css` changes, so browsers fetch the new file.
@@ -28,11 +28,14 @@ fn here(uri: &Uri) -> String {
         .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned())
 }
 
-fn fee_text(t: &Texts, fee: Rupiah) -> String {
-    if fee.0 == 0 {
-        t.free.to_owned()
-    } else {
-        fee.to_string()
+fn fee_text(t: &Texts, fee: Fee) -> String {
+    match fee {
+        Fee::Free => t.free.to_owned(),
+        Fee::Fixed(amount) => amount.to_string(),
+        Fee::Variable { from: Rupiah(0) } => t.fee_varies.to_owned(),
+        Fee::Variable { from } => {
+            format!("{} {from} ({})", t.fee_from, t.fee_varies.to_lowercase())
+        }
     }
 }
 

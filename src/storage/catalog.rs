@@ -81,6 +81,7 @@ pub struct ServiceRow {
     pub time_limit_unit: String,
     pub fee_rupiah: i64,
     pub fee_legal_basis: Option<String>,
+    pub fee_variable: bool,
     pub product: String,
     pub complaint_channel: String,
     pub legal_basis: String,
@@ -123,7 +124,7 @@ pub struct CatalogRows {
 }
 
 const SERVICE_COLUMNS: &str = "id, mpp_id, tenant_id, template_id, slug, name, description, \
-    time_limit_value, time_limit_unit, fee_rupiah, fee_legal_basis, product, complaint_channel, \
+    time_limit_value, time_limit_unit, fee_rupiah, fee_legal_basis, fee_variable, product, complaint_channel, \
     legal_basis, facilities, staff_competence, internal_supervision, staff_count, \
     service_guarantee, security_guarantee, performance_evaluation";
 
@@ -284,6 +285,7 @@ fn service_doc(
         fee: FeeDoc {
             rupiah: s.fee_rupiah,
             legal_basis: s.fee_legal_basis.clone(),
+            variable: s.fee_variable,
         },
         product: s.product.clone(),
         complaint_channel: s.complaint_channel.clone(),
@@ -560,14 +562,14 @@ pub async fn import(db: &Db, doc: &CatalogDoc) -> Result<ImportReport, StorageEr
                                  fee_legal_basis = $8, product = $9, complaint_channel = $10, legal_basis = $11, \
                                  facilities = $12, staff_competence = $13, internal_supervision = $14, \
                                  staff_count = $15, service_guarantee = $16, security_guarantee = $17, \
-                                 performance_evaluation = $18 WHERE id = $1",
+                                 performance_evaluation = $18, fee_variable = $19 WHERE id = $1",
                             )
                             .bind(id).bind(template_id).bind(&s.name).bind(&s.description)
                             .bind(s.time_limit.value as i32).bind(&s.time_limit.unit).bind(s.fee.rupiah)
                             .bind(&s.fee.legal_basis).bind(&s.product).bind(&s.complaint_channel)
                             .bind(&s.legal_basis).bind(&s.facilities).bind(&s.staff_competence)
                             .bind(&s.internal_supervision).bind(&s.staff_count).bind(&s.service_guarantee)
-                            .bind(&s.security_guarantee).bind(&s.performance_evaluation)
+                            .bind(&s.security_guarantee).bind(&s.performance_evaluation).bind(s.fee.variable)
                             .execute(&mut *conn).await?;
                             sqlx::query("DELETE FROM service_requirements WHERE service_id = $1").bind(id).execute(&mut *conn).await?;
                             sqlx::query("DELETE FROM service_steps WHERE service_id = $1").bind(id).execute(&mut *conn).await.map(|_| ())
@@ -645,7 +647,7 @@ async fn insert_services(tx: &mut Tx, services: &[NewService<'_>]) -> Result<(),
                 b.push_bind(n.id).push_bind(n.mpp_id).push_bind(n.tenant_id).push_bind(n.template_id)
                     .push_bind(&s.slug).push_bind(&s.name).push_bind(&s.description)
                     .push_bind(s.time_limit.value as i32).push_bind(&s.time_limit.unit)
-                    .push_bind(s.fee.rupiah).push_bind(&s.fee.legal_basis).push_bind(&s.product)
+                    .push_bind(s.fee.rupiah).push_bind(&s.fee.legal_basis).push_bind(s.fee.variable).push_bind(&s.product)
                     .push_bind(&s.complaint_channel).push_bind(&s.legal_basis).push_bind(&s.facilities)
                     .push_bind(&s.staff_competence).push_bind(&s.internal_supervision)
                     .push_bind(&s.staff_count).push_bind(&s.service_guarantee)

@@ -119,6 +119,16 @@ async fn tenant_and_service_pages(engine: Engine) {
     let fee = skck["fee_rupiah"].as_i64().expect("fee");
     let formatted = mpp::domain::catalog::Rupiah(fee).to_string();
     assert!(page.contains(&formatted), "fee shown as {formatted}");
+
+    // A fee that depends on the case is never shown as free.
+    let (_, found) = app
+        .get_json("/api/v1/services?q=pbg&mpp=among-warga-kota-batu")
+        .await;
+    let pbg = &found["items"][0];
+    assert_eq!(pbg["fee_variable"], true, "{pbg}");
+    let (_, page) = app.get_text(pbg["url"].as_str().expect("url")).await;
+    assert!(page.contains("Bervariasi, lihat dasar tarif"));
+    assert!(!page.contains("<dd>Gratis</dd>"));
 }
 
 async fn search_page_works_without_javascript(engine: Engine) {
