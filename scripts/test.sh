@@ -14,6 +14,12 @@ if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null
     || echo "could not install chromium; browser tests will be skipped outside CI"
 fi
 
+# axe-core (npm registry) for the automated accessibility checks in the browser tests.
+if [ ! -f target/npm/node_modules/axe-core/axe.min.js ] && command -v npm >/dev/null 2>&1; then
+  npm install --silent --no-audit --no-fund --prefix target/npm axe-core@4.14.1 >/dev/null \
+    || echo "could not install axe-core; accessibility checks will be skipped outside CI"
+fi
+
 # PostgreSQL at 127.0.0.1:5432 (trust auth, user postgres); tests create and drop their databases.
 if command -v pg_isready >/dev/null 2>&1 && ! pg_isready -h 127.0.0.1 -p 5432 -q; then
   if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then

@@ -17,7 +17,6 @@ use crate::domain::catalog::{
     AgencyKind, Fee, MppStatus, OpeningInterval, TimeLimit, TimeUnit, parse_hhmm,
 };
 use crate::storage::catalog::CatalogRows;
-use crate::storage::regions::{ProvinceRow, RegencyRow};
 use crate::storage::{self, Db, StorageError};
 use search::{IndexedService, SearchError, SearchIndex};
 
@@ -130,7 +129,9 @@ pub struct Catalog {
     pub tenants: Vec<Tenant>,
     pub services: Vec<Service>,
     service_by_id: HashMap<Uuid, usize>,
-    by_template: HashMap<usize, Vec<usize>>,
+    /// For each service, up to five services of the same national template in other MPPs, those
+    /// in the same province first (computed once per snapshot, not per page view).
+    elsewhere: Vec<Vec<usize>>,
     search: SearchIndex,
 }
 
@@ -145,21 +146,15 @@ pub enum CatalogError {
 impl Catalog {
     /// Reads the registry and catalog from the database and builds the snapshot.
     pub async fn load(db: &Db) -> Result<Catalog, CatalogError> {
-        let provinces = storage::regions::provinces(db).await?;
-        let regencies = storage::regions::regencies(db).await?;
         let rows = storage::catalog::load(db).await?;
-        let db_provinces = provinces;
-        tokio::task::spawn_blocking(move || Catalog::build(db_provinces, regencies, rows))
+        tokio::task::spawn_blocking(move || Catalog::build(rows))
             .await
             .map_err(|e| SearchError::from(tantivy::TantivyError::InternalError(e.to_string())))?
     }
 
-    pub fn build(
-        provinces: Vec<ProvinceRow>,
-        regencies: Vec<RegencyRow>,
-        rows: CatalogRows,
-    ) -> Result<Catalog, CatalogError> {
-        let provinces: Vec<Province> = provinces
+    pub fn build(mut rows: CatalogRows) -> Result<Catalog, CatalogError> {
+        let regencies = std::mem::take(&mut rows.regencies);
+        let provinces: Vec<Province> = std::mem::take(&mut rows.provinces)
             .into_iter()
             .map(|p| Province {
                 code: p.code,
@@ -334,6 +329,16 @@ impl Catalog {
                 performance_evaluation: s.performance_evaluation,
             });
         }
+        // One order on both engines (SQL collations differ): MPP, tenant, then service by name. It is
+        // also the order of a search without words.
+        services.sort_by(|a, b| {
+            (&mpps[a.mpp].name, &tenants[a.tenant].name, &a.name, &a.slug).cmp(&(
+                &mpps[b.mpp].name,
+                &tenants[b.tenant].name,
+                &b.name,
+                &b.slug,
+            ))
+        });
         for (i, s) in services.iter().enumerate() {
             tenants[s.tenant].services.push(i);
             mpps[s.mpp].service_count += 1;
@@ -363,6 +368,35 @@ impl Catalog {
         for (i, s) in services.iter().enumerate() {
             if let Some(t) = s.template {
                 by_template.entry(t).or_default().push(i);
+            }
+        }
+        let mut elsewhere: Vec<Vec<usize>> = vec![Vec::new(); services.len()];
+        for group in by_template.values_mut() {
+            group.sort_by(|a, b| {
+                let (ma, mb) = (&mpps[services[*a].mpp], &mpps[services[*b].mpp]);
+                (&ma.province_code, &ma.name).cmp(&(&mb.province_code, &mb.name))
+            });
+            for &i in group.iter() {
+                let here = &mpps[services[i].mpp];
+                let other_mpp = |j: &&usize| services[**j].mpp != services[i].mpp;
+                let same_province =
+                    |j: &&usize| mpps[services[**j].mpp].province_code == here.province_code;
+                let mut picks: Vec<usize> = group
+                    .iter()
+                    .filter(other_mpp)
+                    .filter(same_province)
+                    .take(5)
+                    .copied()
+                    .collect();
+                if picks.len() < 5 {
+                    let rest = group
+                        .iter()
+                        .filter(other_mpp)
+                        .filter(|j| !same_province(j))
+                        .take(5 - picks.len());
+                    picks.extend(rest.copied());
+                }
+                elsewhere[i] = picks;
             }
         }
 
@@ -428,7 +462,7 @@ impl Catalog {
             tenants,
             services,
             service_by_id,
-            by_template,
+            elsewhere,
             search,
         })
     }
@@ -449,24 +483,12 @@ impl Catalog {
     }
 
     /// Other services derived from the same national template, those in the same province first.
-    pub fn same_template_elsewhere(&self, service: &Service, limit: usize) -> Vec<&Service> {
-        let Some(list) = service.template.and_then(|t| self.by_template.get(&t)) else {
-            return Vec::new();
-        };
-        let province = &self.mpps[service.mpp].province_code;
-        let mut others: Vec<&Service> = list
+    pub fn same_template_elsewhere(&self, service: &Service) -> impl Iterator<Item = &Service> {
+        let idx = self.service_by_id.get(&service.id).copied();
+        idx.map(|i| self.elsewhere[i].as_slice())
+            .unwrap_or_default()
             .iter()
-            .map(|&i| &self.services[i])
-            .filter(|s| s.mpp != service.mpp)
-            .collect();
-        others.sort_by_key(|s| {
-            (
-                &self.mpps[s.mpp].province_code != province,
-                &self.mpps[s.mpp].name,
-            )
-        });
-        others.truncate(limit);
-        others
+            .map(|&j| &self.services[j])
     }
 
     pub fn agency(&self, slug: &str) -> Option<&Agency> {

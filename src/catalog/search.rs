@@ -16,6 +16,10 @@ use tantivy::{Index, IndexReader, ReloadPolicy, TantivyDocument, Term};
 use crate::domain::search_text::{analyze, analyze_document, analyze_query};
 
 const TOKENIZER: &str = "terms";
+/// Terms of a query beyond this are ignored (no service name needs more).
+const MAX_TERMS: usize = 8;
+/// Longer terms are matched exactly only: an edit-distance automaton grows with the word.
+const MAX_FUZZY_CHARS: usize = 20;
 /// Added to the score of a best-bet service: more than any ordinary word match contributes.
 const BEST_BET_SCORE: f32 = 100.0;
 
@@ -134,7 +138,13 @@ impl SearchIndex {
         let f = self.fields;
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let query = analyze_query(request.text);
-        let terms = &query.terms;
+        // Bounded work per query: at most MAX_TERMS distinct terms.
+        let mut terms: Vec<&str> = Vec::new();
+        for term in &query.terms {
+            if terms.len() < MAX_TERMS && !terms.contains(&term.as_str()) {
+                terms.push(term);
+            }
+        }
         if !terms.is_empty() {
             let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
             for term in terms {
@@ -147,7 +157,7 @@ impl SearchIndex {
                         boost,
                     )));
                     let chars = term.chars().count();
-                    if chars >= 4 && field != f.place {
+                    if (4..=MAX_FUZZY_CHARS).contains(&chars) && field != f.place {
                         let distance = if chars >= 8 { 2 } else { 1 };
                         alternatives.push(Box::new(BoostQuery::new(
                             Box::new(FuzzyTermQuery::new(t, distance, true)),

@@ -479,8 +479,9 @@ impl CatalogDoc {
                     "must be one of planned, pilot, operating",
                 );
             }
+            // Exactly YYYY-MM-DD (chrono alone accepts 2022-12-5), so what is stored reads back the same.
             if let Some(d) = &m.inaugurated_on
-                && NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err()
+                && (d.len() != 10 || NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err())
             {
                 v.push(
                     format!("{p}.inaugurated_on"),
@@ -786,6 +787,20 @@ mod tests {
                 "mpps[0].tenants[0].services[0].fee.rupiah",
             ]
         );
+    }
+
+    #[test]
+    fn dates_must_be_canonical() {
+        for (date, ok) in [
+            ("2022-12-05", true),
+            ("2022-12-5", false),
+            ("22-12-05", false),
+            ("2023-02-29", false),
+        ] {
+            let mut doc = minimal_doc();
+            doc.mpps[0].inaugurated_on = Some(date.into());
+            assert_eq!(check(&doc).is_empty(), ok, "{date}");
+        }
     }
 
     #[test]

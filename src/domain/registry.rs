@@ -79,7 +79,12 @@ impl RegionSet {
             .from_reader(bytes);
         let mut kind = None;
         for (index, record) in reader.records().enumerate() {
-            let line = index as u64 + 1;
+            // The line in the file, which differs from the record number after quoted newlines.
+            let position = match &record {
+                Ok(r) => r.position().cloned(),
+                Err(e) => e.position().cloned(),
+            };
+            let line = position.map_or(index as u64 + 1, |p| p.line());
             let mut problem = |message: String| {
                 problems.push(LineProblem {
                     file: file.to_owned(),
@@ -95,7 +100,7 @@ impl RegionSet {
                 }
             };
             let fields: Vec<&str> = record.iter().collect();
-            if line == 1 {
+            if index == 0 {
                 kind = RegionFileKind::from_header(&fields);
                 if kind.is_none() {
                     problem(
@@ -125,6 +130,10 @@ impl RegionSet {
             }];
             if name.trim().is_empty() || name.trim() != name {
                 problem("name is empty or has surrounding spaces".into());
+                continue;
+            }
+            if name.chars().count() > 200 || name.chars().any(char::is_control) {
+                problem("name is longer than 200 characters or holds control characters".into());
                 continue;
             }
             let level = match kind {
@@ -285,6 +294,15 @@ mod tests {
             unknown,
             vec!["regency 35.79: province 35 is unknown".to_owned()]
         );
+    }
+
+    #[test]
+    fn line_numbers_count_lines_not_records() {
+        let mut problems = Vec::new();
+        let file = "code,name\n35,\"Jawa\nTimur\"\nXX,Rusak\n36,Ok\u{0}\n";
+        RegionSet::default().add_file("p.csv", file.as_bytes(), &mut problems);
+        let lines: Vec<u64> = problems.iter().map(|p| p.line).collect();
+        assert_eq!(lines, vec![2, 4, 5], "{problems:?}");
     }
 
     #[test]

@@ -18,6 +18,8 @@ use crate::domain::region::{RegionCode, RegionLevel};
 const DEFAULT_PER_PAGE: u32 = 20;
 const MAX_PER_PAGE: u32 = 100;
 const MAX_PAGE: u32 = 10_000;
+/// How deep a list can be paged (page × per_page), as search engines limit their result window.
+const MAX_WINDOW: u32 = 10_000;
 
 /// A page of a list.
 #[derive(Serialize, ToSchema)]
@@ -54,6 +56,16 @@ impl Paging {
             return Err(ApiError::bad_parameter(
                 format!("per_page harus 1 sampai {MAX_PER_PAGE}."),
                 format!("per_page must be 1 to {MAX_PER_PAGE}."),
+            ));
+        }
+        if page * per_page > MAX_WINDOW {
+            return Err(ApiError::bad_parameter(
+                format!(
+                    "Paling banyak {MAX_WINDOW} hasil pertama dapat dibuka; persempit dengan filter."
+                ),
+                format!(
+                    "Only the first {MAX_WINDOW} results can be paged through; narrow with filters."
+                ),
             ));
         }
         Ok((page, per_page))

@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 
 use crate::domain::catalog::{AgencyKind, MppStatus, TimeLimit, TimeUnit};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Lang {
     Id,
     En,
@@ -99,6 +99,8 @@ pub struct Texts {
     pub skip_to_content: &'static str,
     pub home: &'static str,
     pub search_label: &'static str,
+    pub search_in: &'static str,
+    pub breadcrumb: &'static str,
     pub search_placeholder: &'static str,
     pub search_button: &'static str,
     pub search_hint: &'static str,
@@ -152,6 +154,7 @@ pub struct Texts {
     pub no_results: &'static str,
     pub filters: &'static str,
     pub all: &'static str,
+    pub whole_province: &'static str,
     pub apply: &'static str,
     pub previous: &'static str,
     pub next: &'static str,
@@ -176,6 +179,8 @@ pub static ID: Texts = Texts {
     skip_to_content: "Langsung ke isi",
     home: "Beranda",
     search_label: "Cari layanan di semua MPP",
+    search_in: "Cari layanan di",
+    breadcrumb: "Jejak navigasi",
     search_placeholder: "mis. KTP, akta kelahiran, SKCK, izin usaha",
     search_button: "Cari",
     search_hint: "Ketik nama layanan atau dokumen yang Anda perlukan.",
@@ -231,6 +236,7 @@ pub static ID: Texts = Texts {
     no_results: "Tidak ada layanan yang cocok. Coba kata lain, misalnya KTP, SIM, atau akta kelahiran.",
     filters: "Saring hasil",
     all: "Semua",
+    whole_province: "Seluruh",
     apply: "Terapkan",
     previous: "Sebelumnya",
     next: "Berikutnya",
@@ -255,6 +261,8 @@ pub static EN: Texts = Texts {
     skip_to_content: "Skip to content",
     home: "Home",
     search_label: "Search services in every MPP",
+    search_in: "Search services at",
+    breadcrumb: "Breadcrumb",
     search_placeholder: "e.g. KTP, birth certificate, SKCK, business licence",
     search_button: "Search",
     search_hint: "Type the name of the service or document you need.",
@@ -316,6 +324,7 @@ pub static EN: Texts = Texts {
     no_results: "No service matches. Try other words, for example KTP, SIM or birth certificate.",
     filters: "Filter results",
     all: "All",
+    whole_province: "All of",
     apply: "Apply",
     previous: "Previous",
     next: "Next",

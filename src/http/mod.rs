@@ -10,11 +10,17 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderName, HeaderValue, Uri, header};
+use std::time::Duration;
+
+use axum::http::{HeaderName, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -28,6 +34,7 @@ pub struct AppState {
     pub db: Db,
     pub catalog: SharedCatalog,
     openapi_json: Arc<String>,
+    page_cache: Arc<pages::PageCache>,
 }
 
 #[derive(OpenApi)]
@@ -77,6 +84,7 @@ pub fn router(db: Db, catalog: SharedCatalog) -> Router {
         db,
         catalog,
         openapi_json: Arc::new(doc.to_pretty_json().unwrap_or_default()),
+        page_cache: Arc::new(pages::PageCache::new()),
     };
     let pages = Router::new()
         .route("/", get(pages::home))
@@ -87,11 +95,26 @@ pub fn router(db: Db, catalog: SharedCatalog) -> Router {
         .route("/bahasa/{code}", get(pages::switch_language))
         .route("/static/style.css", get(pages::style))
         .route("/openapi.json", get(openapi_document));
+    // Pages differ by the `lang` cookie: caches must key on it.
+    let pages = pages.layer(SetResponseHeaderLayer::appending(
+        header::VARY,
+        HeaderValue::from_static("Cookie"),
+    ));
     pages
         .merge(api)
         .fallback(fallback)
         .with_state(state)
         .layer(CompressionLayer::new())
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
+        .layer(CatchPanicLayer::new())
+        // A span per request carrying its id, so every log line of a request can be found together;
+        // the path holds no personal data (records are addressed by opaque ids).
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<axum::body::Body>| {
+            let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+        }))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         // Headers on every response, pages, API and errors alike.
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
@@ -110,6 +133,8 @@ pub fn router(db: Db, catalog: SharedCatalog) -> Router {
             HeaderValue::from_static("DENY"),
         ))
 }
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The content security policy: no inline script or style is ever needed, so none is allowed.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \

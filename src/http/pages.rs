@@ -2,11 +2,13 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use std::collections::HashMap;
+
 use uuid::Uuid;
 
 use super::AppState;
@@ -17,9 +19,20 @@ use crate::catalog::{Catalog, Mpp, Service, Tenant};
 use crate::domain::catalog::{Fee, Rupiah};
 use crate::domain::region::{RegionCode, RegionLevel};
 
-/// Bumped when `static/style.css` changes, so browsers fetch the new file.
-pub const ASSET_VERSION: &str = "1";
 pub const STYLE_CSS: &str = include_str!("../../static/style.css");
+/// A hash of the stylesheet: its URL changes whenever it does, so it can be cached for a year.
+pub const ASSET_VERSION: u64 = fnv1a(STYLE_CSS.as_bytes());
+
+const fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut i = 0;
+    while i < bytes.len() {
+        hash ^= bytes[i] as u64;
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+        i += 1;
+    }
+    hash
+}
 const PER_PAGE: usize = 20;
 const MAX_PAGE: usize = 500;
 
@@ -63,27 +76,52 @@ pub struct SwitchQuery {
 
 /// `/bahasa/{id|en}?kembali=/path`: remembers the language in a cookie and goes back.
 pub async fn switch_language(
-    Path(code): Path<String>,
+    current: Lang,
+    code: Result<Path<String>, PathRejection>,
     query: Result<Query<SwitchQuery>, QueryRejection>,
 ) -> Response {
-    let Some(lang) = Lang::parse(&code) else {
-        return PageError::not_found(Lang::Id, "/").into_response();
+    let Some(lang) = code.ok().and_then(|Path(code)| Lang::parse(&code)) else {
+        return PageError::not_found(current, "/").into_response();
     };
-    // Only local paths: never an open redirect to another site.
     let back = query
         .ok()
         .and_then(|Query(q)| q.kembali)
-        .filter(|k| k.starts_with('/') && !k.starts_with("//") && !k.contains('\\'))
-        .unwrap_or_else(|| "/".to_owned());
+        .and_then(|k| local_return_path(&k));
+    let back = back.unwrap_or_else(|| "/".to_owned());
+    let mut response = Redirect::to(&back).into_response();
     let cookie = format!(
         "lang={}; Path=/; Max-Age=31536000; SameSite=Lax",
         lang.code()
     );
-    let mut response = Redirect::to(&back).into_response();
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
     response
+}
+
+/// A path on this site to return to, without its `lang` parameter (the cookie now decides), or
+/// none. Only printable ASCII, starting with one `/`: browsers drop tabs and newlines from URLs, so
+/// anything else could turn into `//elsewhere` — an open redirect.
+fn local_return_path(raw: &str) -> Option<String> {
+    if !raw.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+        return None;
+    }
+    let parsed: axum::http::uri::PathAndQuery = raw.parse().ok()?;
+    let path = parsed.path();
+    if !path.starts_with('/') || path.starts_with("//") || path.contains('\\') {
+        return None;
+    }
+    let query: Vec<&str> = parsed
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|pair| !pair.is_empty() && !pair.starts_with("lang="))
+        .collect();
+    Some(if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", query.join("&"))
+    })
 }
 
 struct MppCard<'a> {
@@ -100,6 +138,35 @@ struct ProvinceGroup<'a> {
     code: &'a str,
     name: &'a str,
     mpps: Vec<MppCard<'a>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_return_path;
+
+    #[test]
+    fn return_paths_stay_on_this_site() {
+        assert_eq!(local_return_path("/mpp/batu").as_deref(), Some("/mpp/batu"));
+        assert_eq!(
+            local_return_path("/cari?q=ktp&lang=en&hal=2").as_deref(),
+            Some("/cari?q=ktp&hal=2")
+        );
+        assert_eq!(local_return_path("/?lang=en").as_deref(), Some("/"));
+        for evil in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\n",
+            "/\r",
+            "/\0",
+            "evil",
+            "",
+            "/ /x",
+        ] {
+            assert_eq!(local_return_path(evil), None, "{evil:?}");
+        }
+    }
 }
 
 #[derive(Template, WebTemplate)]
@@ -171,6 +238,11 @@ struct SelectOption {
     selected: bool,
 }
 
+struct RegionGroup {
+    label: String,
+    options: Vec<SelectOption>,
+}
+
 struct ResultItem<'a> {
     id: Uuid,
     name: &'a str,
@@ -188,7 +260,7 @@ struct SearchPage<'a> {
     lang: Lang,
     here: String,
     q: &'a str,
-    region_options: Vec<SelectOption>,
+    region_groups: Vec<RegionGroup>,
     mpp_options: Vec<SelectOption>,
     agency_options: Vec<SelectOption>,
     results: Vec<ResultItem<'a>>,
@@ -313,29 +385,37 @@ pub async fn search(
         .collect();
 
     // Filters offer what exists: regions and MPPs that have MPPs; agencies within the chosen area.
-    let mut region_options: Vec<SelectOption> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
+    // Provinces as groups, each offering the whole province and its kabupaten/kota with an MPP.
     let mut codes: Vec<&str> = Vec::new();
     for m in &catalog.mpps {
         for code in [m.province_code.as_str(), m.region_code.as_str()] {
-            if seen.insert(code) {
+            if !codes.contains(&code) {
                 codes.push(code);
             }
         }
     }
     codes.sort();
+    let mut region_groups: Vec<RegionGroup> = Vec::new();
     for code in codes {
         let name = catalog.region_name(code).unwrap_or(code);
+        if code.len() == 2 {
+            region_groups.push(RegionGroup {
+                label: name.to_owned(),
+                options: Vec::new(),
+            });
+        }
         let label = if code.len() == 2 {
-            name.to_owned()
+            format!("{} {name}", t.whole_province)
         } else {
-            format!("— {name}")
+            name.to_owned()
         };
-        region_options.push(SelectOption {
-            value: code.to_owned(),
-            label,
-            selected: region == Some(code),
-        });
+        if let Some(group) = region_groups.last_mut() {
+            group.options.push(SelectOption {
+                value: code.to_owned(),
+                label,
+                selected: region == Some(code),
+            });
+        }
     }
     let mut mpp_list: Vec<&Mpp> = catalog
         .mpps_in(region)
@@ -396,7 +476,7 @@ pub async fn search(
         lang,
         here,
         q,
-        region_options,
+        region_groups,
         mpp_options,
         agency_options,
         results,
@@ -459,11 +539,11 @@ pub async fn mpp(
     State(app): State<AppState>,
     lang: Lang,
     uri: Uri,
-    Path(slug): Path<String>,
+    slug: Result<Path<String>, PathRejection>,
 ) -> Result<Response, PageError> {
     let catalog = app.catalog.get();
     let t = lang.texts();
-    let Some(m) = catalog.mpp(&slug) else {
+    let Some(m) = slug.ok().and_then(|Path(slug)| catalog.mpp(&slug)) else {
         return Err(PageError::not_found(lang, &here(&uri)));
     };
     let hours = (1..=7u8)
@@ -539,8 +619,11 @@ pub async fn tenant(
     State(app): State<AppState>,
     lang: Lang,
     uri: Uri,
-    Path((slug, tenant_slug)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, PageError> {
+    let Ok(Path((slug, tenant_slug))) = path else {
+        return Err(PageError::not_found(lang, &here(&uri)));
+    };
     let catalog = app.catalog.get();
     let t = lang.texts();
     let Some((m, u)) = catalog
@@ -603,17 +686,26 @@ pub async fn service(
     State(app): State<AppState>,
     lang: Lang,
     uri: Uri,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, PageError> {
     let catalog = app.catalog.get();
     let t = lang.texts();
-    let Some(s) = Uuid::parse_str(&id).ok().and_then(|id| catalog.service(id)) else {
+    let found = id
+        .ok()
+        .and_then(|Path(id)| Uuid::parse_str(&id).ok())
+        .and_then(|id| catalog.service(id));
+    let Some(s) = found else {
         return Err(PageError::not_found(lang, &here(&uri)));
     };
+    // The page depends only on the snapshot, the service and the language (and the query string,
+    // which then bypasses the cache).
+    let cacheable = uri.query().is_none();
+    if cacheable && let Some(html) = app.page_cache.get(catalog.version, s.id, lang) {
+        return Ok(html_response(html));
+    }
     let m = &catalog.mpps[s.mpp];
     let elsewhere = catalog
-        .same_template_elsewhere(s, 5)
-        .into_iter()
+        .same_template_elsewhere(s)
         .map(|o| {
             let om = &catalog.mpps[o.mpp];
             Elsewhere {
@@ -650,7 +742,69 @@ pub async fn service(
         ],
         elsewhere,
     };
-    Ok(page.into_response())
+    let html = page
+        .render()
+        .map_err(|e| PageError::internal(lang, &page.here, &e))?;
+    let html = bytes::Bytes::from(html);
+    if cacheable {
+        app.page_cache
+            .put(catalog.version, s.id, lang, html.clone());
+    }
+    Ok(html_response(html))
+}
+
+fn html_response(html: bytes::Bytes) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        )],
+        html,
+    )
+        .into_response()
+}
+
+/// Rendered service pages of the current catalog snapshot, by service and language. Bounded: when
+/// full it starts over, so the pages people open most are the ones it holds.
+pub struct PageCache {
+    inner: std::sync::RwLock<(i64, RenderedPages)>,
+}
+
+const PAGE_CACHE_ENTRIES: usize = 4096;
+
+type RenderedPages = HashMap<(Uuid, Lang), bytes::Bytes>;
+
+impl PageCache {
+    pub fn new() -> PageCache {
+        PageCache {
+            inner: std::sync::RwLock::new((i64::MIN, HashMap::new())),
+        }
+    }
+
+    fn get(&self, version: i64, id: Uuid, lang: Lang) -> Option<bytes::Bytes> {
+        let guard = self.inner.read().ok()?;
+        if guard.0 != version {
+            return None;
+        }
+        guard.1.get(&(id, lang)).cloned()
+    }
+
+    fn put(&self, version: i64, id: Uuid, lang: Lang, html: bytes::Bytes) {
+        let Ok(mut guard) = self.inner.write() else {
+            return;
+        };
+        if guard.0 != version || guard.1.len() >= PAGE_CACHE_ENTRIES {
+            guard.0 = version;
+            guard.1.clear();
+        }
+        guard.1.insert((id, lang), html);
+    }
+}
+
+impl Default for PageCache {
+    fn default() -> PageCache {
+        PageCache::new()
+    }
 }
 
 /// Any path no route knows: a 404 page in the reader's language.

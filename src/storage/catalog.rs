@@ -10,6 +10,7 @@ use chrono::NaiveDate;
 use sqlx::QueryBuilder;
 use uuid::Uuid;
 
+use super::regions::{ProvinceRow, RegencyRow};
 use super::{Db, StorageError, Tx, on_pool, on_tx};
 use crate::domain::catalog::{
     AgencyDoc, CatalogDoc, FORMAT, FeeDoc, MppDoc, OpeningHoursDoc, RequirementDoc, ServiceDoc,
@@ -113,6 +114,8 @@ pub struct StepRow {
 #[derive(Debug, Default, Clone)]
 pub struct CatalogRows {
     pub version: i64,
+    pub provinces: Vec<ProvinceRow>,
+    pub regencies: Vec<RegencyRow>,
     pub agencies: Vec<AgencyRow>,
     pub templates: Vec<TemplateRow>,
     pub mpps: Vec<MppRow>,
@@ -146,12 +149,25 @@ pub async fn mpp_count(db: &Db) -> Result<i64, StorageError> {
     Ok(on_pool!(db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM mpps").fetch_one(pool).await)?)
 }
 
-/// Reads the whole catalog in one read transaction, so the parts agree with each other.
+/// Reads the whole catalog (and the region names it shows) as of one moment.
 pub async fn load(db: &Db) -> Result<CatalogRows, StorageError> {
-    let mut tx = db.begin().await?;
-    let rows = on_tx!(&mut tx, conn => {
+    let mut tx = db.begin_snapshot().await?;
+    let rows = load_in(&mut tx).await?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
+/// Reads the whole catalog inside a transaction.
+async fn load_in(tx: &mut Tx) -> Result<CatalogRows, StorageError> {
+    let rows = on_tx!(tx, conn => {
         let version = sqlx::query_scalar("SELECT version FROM catalog_meta WHERE id = 1")
             .fetch_one(&mut *conn)
+            .await?;
+        let provinces = sqlx::query_as("SELECT code, name FROM provinces ORDER BY code")
+            .fetch_all(&mut *conn)
+            .await?;
+        let regencies = sqlx::query_as("SELECT code, province_code, name, kind FROM regencies ORDER BY code")
+            .fetch_all(&mut *conn)
             .await?;
         let agencies = sqlx::query_as("SELECT id, slug, name, short_name, kind FROM agencies ORDER BY slug")
             .fetch_all(&mut *conn)
@@ -194,6 +210,8 @@ pub async fn load(db: &Db) -> Result<CatalogRows, StorageError> {
         .await?;
         Ok::<_, sqlx::Error>(CatalogRows {
             version,
+            provinces,
+            regencies,
             agencies,
             templates,
             mpps,
@@ -204,7 +222,6 @@ pub async fn load(db: &Db) -> Result<CatalogRows, StorageError> {
             steps,
         })
     })?;
-    tx.commit().await?;
     Ok(rows)
 }
 
@@ -387,10 +404,15 @@ struct NewService<'a> {
 /// Applies a validated, normalized document in one transaction, writing only what differs from
 /// the database. Nothing is deleted.
 pub async fn import(db: &Db, doc: &CatalogDoc) -> Result<ImportReport, StorageError> {
-    let existing = load(db).await?;
+    let mut tx = db.begin().await?;
+    // One catalog writer at a time: the row lock (PostgreSQL) or the write lock (SQLite) makes a
+    // concurrent import wait, and the comparison below sees what that import wrote.
+    on_tx!(&mut tx, conn => {
+        sqlx::query("UPDATE catalog_meta SET version = version WHERE id = 1").execute(conn).await.map(|_| ())
+    })?;
+    let existing = load_in(&mut tx).await?;
     let current = existing.to_doc();
     let mut report = ImportReport::default();
-    let mut tx = db.begin().await?;
 
     // Agencies and templates.
     let mut agency_ids: HashMap<&str, Uuid> = existing

@@ -144,16 +144,15 @@ impl Db {
 
     /// How many embedded migrations the database has not applied yet.
     pub async fn pending_migrations(&self) -> Result<usize, StorageError> {
-        // The bookkeeping table does not exist before the first migration.
-        let applied: Vec<i64> = on_pool!(self, pool => {
-            sqlx::query_scalar::<_, i64>("SELECT version FROM _sqlx_migrations WHERE success")
-                .fetch_all(pool)
-                .await
-                .unwrap_or_default()
+        use sqlx::migrate::Migrate;
+        let applied = on_pool!(self, pool => {
+            let mut conn = pool.acquire().await?;
+            conn.ensure_migrations_table(&MIGRATOR.table_name).await?;
+            conn.list_applied_migrations(&MIGRATOR.table_name).await?
         });
         Ok(MIGRATOR
             .iter()
-            .filter(|m| !applied.contains(&m.version))
+            .filter(|m| !applied.iter().any(|a| a.version == m.version))
             .count())
     }
 
@@ -168,6 +167,19 @@ impl Db {
             Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
             Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
+    }
+
+    /// A read-only transaction that sees one consistent state of the database for all its
+    /// statements. SQLite in WAL mode gives that to every transaction; PostgreSQL's default
+    /// (READ COMMITTED) takes a new snapshot per statement, so ask for REPEATABLE READ.
+    pub async fn begin_snapshot(&self) -> Result<Tx, StorageError> {
+        let mut tx = self.begin().await?;
+        if let Tx::Postgres(pg) = &mut tx {
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .execute(&mut **pg)
+                .await?;
+        }
+        Ok(tx)
     }
 
     pub async fn close(&self) {

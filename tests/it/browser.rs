@@ -3,6 +3,8 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 
 use crate::both_engines;
@@ -200,5 +202,102 @@ async fn citizen_searches_ktp_and_reads_the_service_standard(engine: Engine) {
         .await
         .expect("text");
     assert!(body.contains("Requirements"), "English page");
+    browser.close().await;
+}
+
+/// The path of axe-core's browser build, installed by scripts/test.sh from the npm registry.
+fn axe_source() -> Option<String> {
+    let path = std::env::var("AXE_CORE_JS").unwrap_or_else(|_| {
+        format!(
+            "{}/target/npm/node_modules/axe-core/axe.min.js",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    });
+    match std::fs::read_to_string(&path) {
+        Ok(source) => Some(source),
+        Err(e) => {
+            skip(
+                "accessibility checks",
+                &format!("{path}: {e} (npm install --prefix target/npm axe-core)"),
+            );
+            None
+        }
+    }
+}
+
+both_engines!(pages_pass_automated_accessibility_checks);
+
+/// Every kind of people's page passes axe-core's WCAG 2.1 A and AA rules, in both languages.
+async fn pages_pass_automated_accessibility_checks(engine: Engine) {
+    let Some(axe) = axe_source() else { return };
+    let Some(app) = TestApp::demo(engine).await else {
+        return;
+    };
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let c = &browser.client;
+    let (_, found) = app
+        .get_json("/api/v1/services?q=akta%20kelahiran&mpp=among-warga-kota-batu")
+        .await;
+    let service = found["items"][0]["url"]
+        .as_str()
+        .expect("service url")
+        .to_owned();
+    let tenant = format!(
+        "/mpp/among-warga-kota-batu/upp/{}",
+        found["items"][0]["tenant"]["slug"]
+            .as_str()
+            .expect("tenant")
+    );
+    let pages = [
+        "/".to_owned(),
+        "/cari?q=ktp&wilayah=35".to_owned(),
+        "/cari?q=zzzz".to_owned(),
+        "/mpp/among-warga-kota-batu".to_owned(),
+        tenant,
+        service.clone(),
+        "/mpp/tidak-ada".to_owned(),
+        format!("{service}?lang=en"),
+    ];
+    for path in &pages {
+        c.goto(&app.url(path)).await.expect("page");
+        c.execute(&format!("{axe}\nreturn true;"), vec![])
+            .await
+            .expect("load axe");
+        let result = c
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
+                    .then(r => done(r.violations.map(v => v.id + ' (' + v.impact + '): ' +
+                        v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', '))))
+                    .catch(e => done(['axe failed: ' + e]));",
+                vec![],
+            )
+            .await
+            .expect("run axe");
+        let violations: Vec<String> = serde_json::from_value(result).expect("list");
+        assert!(violations.is_empty(), "{path}: {violations:#?}");
+    }
+    // Keyboard: the first Tab reaches the skip link; following it lands in the main content.
+    c.goto(&app.url("/")).await.expect("home");
+    let tab = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down {
+            value: Key::Tab.into(),
+        })
+        .then(KeyAction::Up {
+            value: Key::Tab.into(),
+        });
+    c.perform_actions(tab).await.expect("tab");
+    let focused = c.active_element().await.expect("focused element");
+    assert_eq!(focused.text().await.expect("text"), "Langsung ke isi");
+    focused.click().await.expect("follow the skip link");
+    assert!(
+        c.current_url()
+            .await
+            .expect("url")
+            .as_str()
+            .ends_with("#isi")
+    );
     browser.close().await;
 }

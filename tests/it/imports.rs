@@ -86,6 +86,7 @@ async fn catalog_export_imports_into_an_empty_database_unchanged(engine: Engine)
         return;
     };
     let first = imports::export_catalog(app.db()).await.expect("export");
+    let version = storage::catalog::version(app.db()).await.expect("version");
     let again = imports::import_catalog(app.db(), first.as_bytes())
         .await
         .expect("re-import");
@@ -94,7 +95,11 @@ async fn catalog_export_imports_into_an_empty_database_unchanged(engine: Engine)
         (0, 0),
         "re-importing changes nothing: {again:?}"
     );
-    let version = storage::catalog::version(app.db()).await.expect("version");
+    assert_eq!(
+        storage::catalog::version(app.db()).await.expect("version"),
+        version,
+        "no reload"
+    );
 
     let Some(empty) = TempDb::new(engine).await else {
         return;
@@ -106,20 +111,89 @@ async fn catalog_export_imports_into_an_empty_database_unchanged(engine: Engine)
     assert_eq!(report.updated + report.unchanged, 0);
     let second = imports::export_catalog(&empty.db).await.expect("export");
     assert_eq!(first, second, "export → import → export is the identity");
-    assert_eq!(
-        storage::catalog::version(app.db()).await.expect("version"),
-        version
-    );
 
     // A changed fee is an update of one service, visible in the next export.
     let changed = first
         .replacen("\"rupiah\": 0", "\"rupiah\": 5000", 1)
         .replacen("\"legal_basis\": null", "\"legal_basis\": \"Perda uji\"", 1);
-    let report = imports::import_catalog(&empty.db, changed.as_bytes()).await;
-    match report {
-        Ok(r) => assert_eq!(r.updated, 1, "{r:?}"),
-        Err(e) => panic!("{e}"),
+    let report = imports::import_catalog(&empty.db, changed.as_bytes())
+        .await
+        .expect("import");
+    assert_eq!(report.updated, 1, "{report:?}");
+    let third = imports::export_catalog(&empty.db).await.expect("export");
+    assert!(
+        third.contains("\"rupiah\": 5000"),
+        "the change is in the next export"
+    );
+}
+
+/// An export from SQLite imports into PostgreSQL and exports the same bytes, and back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_moves_between_engines_unchanged() {
+    let Some(lite) = TestApp::demo(Engine::Sqlite).await else {
+        return;
+    };
+    let Some(pg) = TempDb::new(Engine::Postgres).await else {
+        return;
+    };
+    let from_sqlite = imports::export_catalog(lite.db()).await.expect("export");
+    mpp::demo::load_regions(&pg.db).await.expect("regions");
+    imports::import_catalog(&pg.db, from_sqlite.as_bytes())
+        .await
+        .expect("import into postgres");
+    let from_pg = imports::export_catalog(&pg.db).await.expect("export");
+    assert_eq!(from_sqlite, from_pg, "same document from both engines");
+    let Some(lite2) = TempDb::new(Engine::Sqlite).await else {
+        return;
+    };
+    mpp::demo::load_regions(&lite2.db).await.expect("regions");
+    imports::import_catalog(&lite2.db, from_pg.as_bytes())
+        .await
+        .expect("import into sqlite");
+    assert_eq!(
+        imports::export_catalog(&lite2.db).await.expect("export"),
+        from_sqlite
+    );
+}
+
+both_engines!(concurrent_imports_are_serialized);
+
+/// Two imports at the same moment, each a whole document changing a different service: both
+/// succeed, one after the other, and the catalog ends as exactly one of the two documents.
+async fn concurrent_imports_are_serialized(engine: Engine) {
+    let Some(app) = TestApp::demo(engine).await else {
+        return;
+    };
+    let base: serde_json::Value =
+        serde_json::from_str(&imports::export_catalog(app.db()).await.expect("export"))
+            .expect("json");
+    let mut a = base.clone();
+    a["mpps"][0]["tenants"][0]["services"][0]["name"] = "Perubahan Pertama Uji Bersamaan".into();
+    let mut b = base;
+    b["mpps"][0]["tenants"][1]["services"][0]["name"] = "Perubahan Kedua Uji Bersamaan".into();
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(2));
+    let mut tasks = Vec::new();
+    for doc in [a, b] {
+        let db = app.db().clone();
+        let barrier = barrier.clone();
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            imports::import_catalog(&db, doc.to_string().as_bytes()).await
+        }));
     }
+    for task in tasks {
+        let report = task.await.expect("task").expect("both imports succeed");
+        assert!(report.updated >= 1, "{report:?}");
+    }
+    let doc: serde_json::Value =
+        serde_json::from_str(&imports::export_catalog(app.db()).await.expect("export"))
+            .expect("json");
+    let first = &doc["mpps"][0]["tenants"][0]["services"][0]["name"];
+    let second = &doc["mpps"][0]["tenants"][1]["services"][0]["name"];
+    assert!(
+        (first == "Perubahan Pertama Uji Bersamaan") != (second == "Perubahan Kedua Uji Bersamaan"),
+        "the catalog is one import's document, not a mix: {first} / {second}"
+    );
 }
 
 async fn invalid_catalog_is_refused_with_paths_and_writes_nothing(engine: Engine) {

@@ -102,7 +102,7 @@ async fn tenant_and_service_pages(engine: Engine) {
         "requirements as a checklist"
     );
     assert!(
-        service.contains("<ol class=\"steps\">"),
+        service.contains("<ol class=\"steps\" lang=\"id\">"),
         "procedure as ordered steps"
     );
     assert!(
@@ -191,16 +191,30 @@ async fn bad_search_parameters_are_400_pages(engine: Engine) {
     let Some(app) = TestApp::demo(engine).await else {
         return;
     };
+    let long = format!("/cari?q={}", "a".repeat(201));
     for path in [
         "/cari?hal=0",
         "/cari?hal=x",
+        "/cari?hal=501",
         "/cari?wilayah=99.99",
         "/cari?mpp=tidak-ada",
         "/cari?instansi=x",
+        long.as_str(),
     ] {
         let (status, html) = app.get_text(path).await;
         assert_eq!(status, 400, "{path}");
         assert!(html.contains("Permintaan tidak valid"), "{path}");
+    }
+    // Undecodable paths are pages that do not exist, not server errors.
+    for path in [
+        "/mpp/%FF%FE",
+        "/layanan/%C0",
+        "/mpp/%FF/upp/x",
+        "/bahasa/%FF",
+    ] {
+        let (status, html) = app.get_text(path).await;
+        assert_eq!(status, 404, "{path}");
+        assert!(html.contains("Halaman tidak ditemukan"), "{path}");
     }
 }
 
@@ -215,26 +229,70 @@ async fn language_switch_is_remembered_and_safe(engine: Engine) {
     assert_eq!(response.headers()["location"], "/mpp/among-warga-kota-batu");
     let cookie = response.headers()["set-cookie"].to_str().expect("cookie");
     assert!(cookie.starts_with("lang=en;") && cookie.contains("SameSite=Lax"));
-    for evil in ["//evil.example", "https://evil.example", "/\\evil.example"] {
+    for evil in [
+        "//evil.example",
+        "https://evil.example",
+        "/\\evil.example",
+        "/%09/evil.example",
+        "/%0A",
+        "/%0D",
+        "/%00",
+    ] {
         let response = app.get(&format!("/bahasa/en?kembali={evil}")).await;
+        assert_eq!(response.status(), 303, "{evil}");
         assert_eq!(
             response.headers()["location"],
             "/",
             "no open redirect to {evil}"
         );
     }
+    // Switching back from a page opened with ?lang=en drops the parameter: the cookie decides.
+    let response = app
+        .get("/bahasa/id?kembali=/cari%3Fq%3Dktp%26lang%3Den")
+        .await;
+    assert_eq!(response.headers()["location"], "/cari?q=ktp");
     let english = app
         .http
         .get(app.url("/mpp/among-warga-kota-batu"))
         .header("cookie", "lang=en")
         .send()
         .await
-        .expect("request")
-        .text()
-        .await
-        .expect("html");
+        .expect("request");
+    assert!(
+        english.headers()["vary"]
+            .to_str()
+            .expect("vary")
+            .to_ascii_lowercase()
+            .contains("cookie")
+    );
+    let english = english.text().await.expect("html");
     assert!(english.contains("<html lang=\"en\">"));
     assert!(english.contains("Opening hours"));
+    assert!(
+        english.contains("<h1 lang=\"id\">"),
+        "Indonesian catalog text is marked as such"
+    );
     let (status, _) = app.get_text("/bahasa/fr").await;
     assert_eq!(status, 404);
+
+    // Service pages are cached per language: each reader gets their own.
+    let (_, found) = app.get_json("/api/v1/services?q=ktp").await;
+    let url = found["items"][0]["url"].as_str().expect("url").to_owned();
+    for (cookie, expect) in [
+        ("lang=id", "Persyaratan"),
+        ("lang=en", "Requirements"),
+        ("lang=id", "Persyaratan"),
+    ] {
+        let html = app
+            .http
+            .get(app.url(&url))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .expect("request")
+            .text()
+            .await
+            .expect("html");
+        assert!(html.contains(expect), "{cookie}: {expect}");
+    }
 }
