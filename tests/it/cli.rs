@@ -126,3 +126,74 @@ fn bad_configuration_file_is_refused() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("mpp.toml"));
 }
+
+/// The README's first command, for real: `mpp serve --demo` on an empty data directory serves the
+/// Kota Batu MPP with 26 UPPs and 207 services, and stops cleanly on SIGTERM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_demo_then_stop_on_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mpp"))
+        .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("MPP_CONFIG")
+        .env("MPP_LOG", "warn")
+        .spawn()
+        .expect("start mpp serve");
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut ready = false;
+    for _ in 0..200 {
+        if client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ready, "the server answers /readyz");
+    let html = client
+        .get(format!("{base}/mpp/among-warga-kota-batu"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        html.contains("<strong>26</strong> UPP") && html.contains("<strong>207</strong> layanan")
+    );
+    assert!(
+        dir.path().join("mpp.sqlite3").exists(),
+        "one SQLite file in the data directory"
+    );
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let mut exited = None;
+    for _ in 0..100 {
+        if let Some(code) = child.try_wait().expect("wait") {
+            exited = Some(code);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let code = exited.unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("mpp serve did not stop within 5 s of SIGTERM")
+    });
+    assert!(code.success(), "clean exit: {code}");
+}

@@ -34,6 +34,17 @@ async fn home_lists_mpps_by_province(engine: Engine) {
     let csp = headers["content-security-policy"].to_str().expect("csp");
     assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"));
     assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert!(
+        headers.contains_key("x-request-id"),
+        "every response names its request"
+    );
+    assert!(
+        headers["vary"]
+            .to_str()
+            .expect("vary")
+            .to_ascii_lowercase()
+            .contains("cookie")
+    );
     assert!(headers.contains_key("referrer-policy"));
     assert!(csp.contains("frame-ancestors 'none'"));
 }
