@@ -18,8 +18,9 @@ use crate::domain::region::{RegionCode, RegionLevel};
 const DEFAULT_PER_PAGE: u32 = 20;
 const MAX_PER_PAGE: u32 = 100;
 const MAX_PAGE: u32 = 10_000;
-/// How deep a list can be paged (page × per_page), as search engines limit their result window.
-const MAX_WINDOW: u32 = 10_000;
+/// How deep a search can be paged: 100 pages of at most 100, as search engines bound their
+/// result window (the cost of a page grows with its offset).
+const MAX_SEARCH_PAGE: u32 = 100;
 
 /// A page of a list.
 #[derive(Serialize, ToSchema)]
@@ -56,16 +57,6 @@ impl Paging {
             return Err(ApiError::bad_parameter(
                 format!("per_page harus 1 sampai {MAX_PER_PAGE}."),
                 format!("per_page must be 1 to {MAX_PER_PAGE}."),
-            ));
-        }
-        if page * per_page > MAX_WINDOW {
-            return Err(ApiError::bad_parameter(
-                format!(
-                    "Paling banyak {MAX_WINDOW} hasil pertama dapat dibuka; persempit dengan filter."
-                ),
-                format!(
-                    "Only the first {MAX_WINDOW} results can be paged through; narrow with filters."
-                ),
             ));
         }
         Ok((page, per_page))
@@ -141,8 +132,13 @@ pub struct RegionParams {
     /// `province` or `regency`; both when absent.
     pub level: Option<String>,
     /// Only the kabupaten/kota of this province code.
+    #[param(pattern = r"^[0-9]{2}$")]
     pub parent: Option<String>,
+    /// Page number, from 1.
+    #[param(minimum = 1, maximum = 10000)]
     pub page: Option<u32>,
+    /// Items per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u32>,
 }
 
@@ -273,10 +269,15 @@ fn mpp_summary(catalog: &Catalog, m: &Mpp) -> MppSummary {
 #[into_params(parameter_in = Query)]
 pub struct MppParams {
     /// Province (`35`) or kabupaten/kota (`35.79`) code.
+    #[param(pattern = r"^[0-9]{2}(\.[0-9]{2})?$")]
     pub region: Option<String>,
     /// `planned`, `pilot` or `operating`.
     pub status: Option<String>,
+    /// Page number, from 1.
+    #[param(minimum = 1, maximum = 10000)]
     pub page: Option<u32>,
+    /// Items per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u32>,
 }
 
@@ -510,12 +511,17 @@ pub struct ServiceParams {
     /// Search text, in Indonesian or English; ranked by relevance. Without it, every service.
     pub q: Option<String>,
     /// Province (`35`) or kabupaten/kota (`35.79`) code.
+    #[param(pattern = r"^[0-9]{2}(\.[0-9]{2})?$")]
     pub region: Option<String>,
     /// MPP slug.
     pub mpp: Option<String>,
     /// Agency slug.
     pub agency: Option<String>,
+    /// Page number, from 1 to 100: a search can be paged through its first 10,000 results.
+    #[param(minimum = 1, maximum = 100)]
     pub page: Option<u32>,
+    /// Items per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u32>,
 }
 
@@ -528,6 +534,12 @@ pub async fn list_services(
 ) -> Result<Json<Page<ServiceSummary>>, ApiError> {
     let Query(params) = params.map_err(query_error)?;
     let (page, per_page) = Paging::resolve(params.page, params.per_page)?;
+    if page > MAX_SEARCH_PAGE {
+        return Err(ApiError::bad_parameter(
+            format!("page pencarian harus 1 sampai {MAX_SEARCH_PAGE}; persempit dengan filter."),
+            format!("A search page must be 1 to {MAX_SEARCH_PAGE}; narrow with filters."),
+        ));
+    }
     let catalog = app.catalog.get();
     let region = region_param(&catalog, params.region.as_deref())?;
     let q = params.q.as_deref().unwrap_or("").trim();
