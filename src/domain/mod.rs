@@ -4,6 +4,7 @@
 //! network; everything here is tested on its own in milliseconds.
 
 pub mod catalog;
+pub mod nik;
 pub mod region;
 pub mod registry;
 pub mod search_text;

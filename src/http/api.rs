@@ -81,8 +81,12 @@ fn paginate<T, U>(all: Vec<T>, page: u32, per_page: u32, map: impl Fn(T) -> U) -
 }
 
 fn query_error(rejection: QueryRejection) -> ApiError {
+    // serde's explanation names the parameter and the problem, in English.
     ApiError::bad_parameter(
-        format!("Parameter tidak valid: {}", rejection.body_text()),
+        format!(
+            "Parameter tidak valid: periksa nama dan jenis nilainya ({}).",
+            rejection.body_text()
+        ),
         format!("Invalid parameter: {}", rejection.body_text()),
     )
 }

@@ -108,7 +108,14 @@ pub fn log_internal(error: &dyn std::error::Error) -> Uuid {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let title = self.status.canonical_reason().unwrap_or("Error").to_owned();
+        let title = match self.status {
+            StatusCode::BAD_REQUEST => "Permintaan tidak valid",
+            StatusCode::NOT_FOUND => "Tidak ditemukan",
+            StatusCode::SERVICE_UNAVAILABLE => "Layanan tidak tersedia",
+            StatusCode::INTERNAL_SERVER_ERROR => "Kesalahan server",
+            other => other.canonical_reason().unwrap_or("Kesalahan"),
+        }
+        .to_owned();
         let body = Problem {
             kind: format!("urn:mpp:problem:{}", self.code),
             title,
