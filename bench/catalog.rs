@@ -225,10 +225,11 @@ async fn main() -> anyhow::Result<()> {
             ("provinces.csv", provinces_csv.as_bytes()),
             ("regencies.csv", regencies_csv.as_bytes()),
         ],
+        "bench",
     )
     .await?;
     let t = Instant::now();
-    let report = mpp::imports::import_catalog(&db, &json).await?;
+    let report = mpp::imports::import_catalog(&db, &json, "bench").await?;
     println!(
         "import: {:.1}s ({} created)",
         t.elapsed().as_secs_f64(),

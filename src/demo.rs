@@ -14,7 +14,7 @@ pub async fn load_if_empty(db: &Db) -> Result<bool, ImportError> {
         return Ok(false);
     }
     load_regions(db).await?;
-    imports::import_catalog(db, CATALOG).await?;
+    imports::import_catalog(db, CATALOG, "demo").await?;
     Ok(true)
 }
 
@@ -27,6 +27,7 @@ pub async fn load_regions(db: &Db) -> Result<(), ImportError> {
             ("demo/provinces.csv", PROVINCES),
             ("demo/regencies.csv", REGENCIES),
         ],
+        "demo",
     )
     .await?;
     Ok(())

@@ -1,5 +1,6 @@
 //! Imports and exports an operator runs: the region registry from CSV, the catalog from and to JSON.
-//! Each import is validated whole first and written in one transaction, or not at all.
+//! Each import is validated whole first and written in one transaction, or not at all, together
+//! with its entry in the audit log (`actor` says who: `cli`, `demo`, later a user or token).
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -46,6 +47,7 @@ fn list<T: std::fmt::Display>(items: &[T]) -> String {
 pub async fn import_regions(
     db: &Db,
     path: &Path,
+    actor: &str,
 ) -> Result<storage::regions::ImportReport, ImportError> {
     let files: Vec<std::path::PathBuf> = if path.is_dir() {
         let found: Vec<_> = ["provinces.csv", "regencies.csv", "districts.csv"]
@@ -74,13 +76,14 @@ pub async fn import_regions(
         .iter()
         .map(|(n, b)| (n.as_str(), b.as_slice()))
         .collect();
-    import_region_bytes(db, &named).await
+    import_region_bytes(db, &named, actor).await
 }
 
 /// Imports region CSV contents given as (file name, bytes).
 pub async fn import_region_bytes(
     db: &Db,
     files: &[(&str, &[u8])],
+    actor: &str,
 ) -> Result<storage::regions::ImportReport, ImportError> {
     let mut set = RegionSet::default();
     let mut problems: Vec<LineProblem> = Vec::new();
@@ -97,13 +100,14 @@ pub async fn import_region_bytes(
     if !unresolved.is_empty() {
         return Err(ImportError::Regions(unresolved));
     }
-    Ok(storage::regions::import(db, &set).await?)
+    Ok(storage::regions::import(db, &set, actor).await?)
 }
 
 /// Parses, validates and imports a catalog document.
 pub async fn import_catalog(
     db: &Db,
     json: &[u8],
+    actor: &str,
 ) -> Result<storage::catalog::ImportReport, ImportError> {
     let mut doc: CatalogDoc = serde_json::from_slice(json).map_err(|e| ImportError::Json {
         line: e.line(),
@@ -124,7 +128,7 @@ pub async fn import_catalog(
     if !problems.is_empty() {
         return Err(ImportError::Catalog(problems));
     }
-    Ok(storage::catalog::import(db, &doc).await?)
+    Ok(storage::catalog::import(db, &doc, actor).await?)
 }
 
 /// The whole catalog as a JSON document in the import format.

@@ -60,6 +60,17 @@ enum Command {
     },
     /// Print the effective configuration (secrets redacted).
     Config,
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        what: AuditWhat,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditWhat {
+    /// Check the hash chain of the whole log; name the first broken entry.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -127,6 +138,18 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Serve { demo, migrate, .. } => {
             server::serve(config, ServeOptions { demo, migrate }).await
         }
+        Command::Audit {
+            what: AuditWhat::Verify,
+        } => {
+            let db = ready_db(&config).await?;
+            match storage::audit::verify(&db).await? {
+                Ok(count) => {
+                    println!("audit log intact: {count} entries, every hash matches.");
+                    Ok(())
+                }
+                Err(broken) => Err(anyhow::anyhow!("audit log broken: {broken}")),
+            }
+        }
         Command::Config => {
             print!("{}", config.redacted_toml());
             Ok(())
@@ -141,7 +164,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let db = ready_db(&config).await?;
             match what {
                 ImportWhat::Regions { path } => {
-                    let report = imports::import_regions(&db, &path).await?;
+                    let report = imports::import_regions(&db, &path, "cli").await?;
                     let (p, r, d) = storage::regions::counts(&db).await?;
                     println!(
                         "regions imported: {} new or changed, {} unchanged; the registry holds {p} provinces, {r} kabupaten/kota, {d} kecamatan.",
@@ -151,7 +174,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 ImportWhat::Catalog { file } => {
                     let bytes = std::fs::read(&file)
                         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
-                    let report = imports::import_catalog(&db, &bytes).await?;
+                    let report = imports::import_catalog(&db, &bytes, "cli").await?;
                     println!(
                         "catalog imported: {} created, {} updated, {} unchanged.",
                         report.created, report.updated, report.unchanged

@@ -403,7 +403,7 @@ struct NewService<'a> {
 
 /// Applies a validated, normalized document in one transaction, writing only what differs from
 /// the database. Nothing is deleted.
-pub async fn import(db: &Db, doc: &CatalogDoc) -> Result<ImportReport, StorageError> {
+pub async fn import(db: &Db, doc: &CatalogDoc, actor: &str) -> Result<ImportReport, StorageError> {
     let mut tx = db.begin().await?;
     // One catalog writer at a time: the row lock (PostgreSQL) or the write lock (SQLite) makes a
     // concurrent import wait, and the comparison below sees what that import wrote.
@@ -624,6 +624,18 @@ pub async fn import(db: &Db, doc: &CatalogDoc) -> Result<ImportReport, StorageEr
     insert_services(&mut tx, &new_services).await?;
     if report.created + report.updated > 0 {
         bump_version(&mut tx).await?;
+        let details = serde_json::json!({
+            "created": report.created, "updated": report.updated, "unchanged": report.unchanged,
+            "mpps": doc.mpps.iter().map(|m| m.slug.as_str()).collect::<Vec<_>>(),
+        });
+        let entry = super::audit::NewEntry {
+            actor,
+            action: "catalog.import",
+            scope: "national",
+            subject: "",
+            details,
+        };
+        super::audit::append(&mut tx, entry).await?;
     }
     tx.commit().await?;
     Ok(report)

@@ -68,7 +68,7 @@ pub async fn counts(db: &Db) -> Result<(i64, i64, i64), StorageError> {
 
 /// Writes the whole set in one transaction: new codes are inserted, changed names and kinds are
 /// updated, identical records are left untouched (so re-importing a file writes nothing).
-pub async fn import(db: &Db, set: &RegionSet) -> Result<ImportReport, StorageError> {
+pub async fn import(db: &Db, set: &RegionSet, actor: &str) -> Result<ImportReport, StorageError> {
     let mut tx = db.begin().await?;
     let mut written = 0;
     on_tx!(&mut tx, conn => {
@@ -114,6 +114,18 @@ pub async fn import(db: &Db, set: &RegionSet) -> Result<ImportReport, StorageErr
     })?;
     if written > 0 {
         super::catalog::bump_version(&mut tx).await?;
+        let details = serde_json::json!({
+            "written": written, "provinces": set.provinces.len(),
+            "regencies": set.regencies.len(), "districts": set.districts.len(),
+        });
+        let entry = super::audit::NewEntry {
+            actor,
+            action: "regions.import",
+            scope: "national",
+            subject: "",
+            details,
+        };
+        super::audit::append(&mut tx, entry).await?;
     }
     tx.commit().await?;
     let total = (set.provinces.len() + set.regencies.len() + set.districts.len()) as u64;

@@ -197,3 +197,45 @@ async fn serve_demo_then_stop_on_sigterm() {
     });
     assert!(code.success(), "clean exit: {code}");
 }
+
+both_engines!(audit_verify_detects_an_edited_entry);
+
+/// Imports are audited; `mpp audit verify` accepts the intact chain and names the first entry
+/// someone edited in the database.
+async fn audit_verify_detects_an_edited_entry(engine: Engine) {
+    let Some(tmp) = TempDb::new(engine).await else {
+        return;
+    };
+    assert!(mpp::demo::load_if_empty(&tmp.db).await.expect("demo"));
+    let entries = mpp::storage::audit::entries(&tmp.db, None)
+        .await
+        .expect("entries");
+    let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["regions.import", "catalog.import"]);
+    assert!(entries.iter().all(|e| e.actor == "demo"));
+
+    let out = mpp(&tmp.url)
+        .args(["audit", "verify"])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("intact: 2 entries"));
+
+    let edit = "UPDATE audit_log SET details = '{\"created\":1}' WHERE seq = 2";
+    match &tmp.db {
+        mpp::storage::Db::Sqlite(pool) => sqlx::query(edit).execute(pool).await.map(|_| ()),
+        mpp::storage::Db::Postgres(pool) => sqlx::query(edit).execute(pool).await.map(|_| ()),
+    }
+    .expect("tamper");
+    let out = mpp(&tmp.url)
+        .args(["audit", "verify"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("entry 2 was changed"), "{stderr}");
+}

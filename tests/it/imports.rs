@@ -19,7 +19,7 @@ async fn regions_import_loads_the_national_registry(engine: Engine) {
     let Some(tmp) = TempDb::new(engine).await else {
         return;
     };
-    let report = imports::import_regions(&tmp.db, &data.join("regions"))
+    let report = imports::import_regions(&tmp.db, &data.join("regions"), "test")
         .await
         .expect("import");
     assert_eq!(report.unchanged, 0);
@@ -27,7 +27,7 @@ async fn regions_import_loads_the_national_registry(engine: Engine) {
         storage::regions::counts(&tmp.db).await.expect("counts"),
         (38, 514, 7285)
     );
-    let again = imports::import_regions(&tmp.db, &data.join("regions"))
+    let again = imports::import_regions(&tmp.db, &data.join("regions"), "test")
         .await
         .expect("re-import");
     assert_eq!(
@@ -51,7 +51,7 @@ async fn malformed_region_file_is_refused_whole(engine: Engine) {
     let Some(tmp) = TempDb::new(engine).await else {
         return;
     };
-    imports::import_regions(&tmp.db, &data.join("regions/provinces.csv"))
+    imports::import_regions(&tmp.db, &data.join("regions/provinces.csv"), "test")
         .await
         .expect("provinces");
     let good = std::fs::read_to_string(data.join("regions/regencies.csv")).expect("read");
@@ -63,7 +63,7 @@ async fn malformed_region_file_is_refused_whole(engine: Engine) {
     let bad = dir.path().join("regencies.csv");
     std::fs::write(&bad, lines.join("\n") + "\n").expect("write");
     let before = storage::regions::counts(&tmp.db).await.expect("counts");
-    let err = imports::import_regions(&tmp.db, &bad)
+    let err = imports::import_regions(&tmp.db, &bad, "test")
         .await
         .expect_err("refused");
     let ImportError::Regions(problems) = &err else {
@@ -87,7 +87,7 @@ async fn catalog_export_imports_into_an_empty_database_unchanged(engine: Engine)
     };
     let first = imports::export_catalog(app.db()).await.expect("export");
     let version = storage::catalog::version(app.db()).await.expect("version");
-    let again = imports::import_catalog(app.db(), first.as_bytes())
+    let again = imports::import_catalog(app.db(), first.as_bytes(), "test")
         .await
         .expect("re-import");
     assert_eq!(
@@ -105,7 +105,7 @@ async fn catalog_export_imports_into_an_empty_database_unchanged(engine: Engine)
         return;
     };
     mpp::demo::load_regions(&empty.db).await.expect("regions");
-    let report = imports::import_catalog(&empty.db, first.as_bytes())
+    let report = imports::import_catalog(&empty.db, first.as_bytes(), "test")
         .await
         .expect("import");
     assert_eq!(report.updated + report.unchanged, 0);
@@ -116,7 +116,7 @@ async fn catalog_export_imports_into_an_empty_database_unchanged(engine: Engine)
     let changed = first
         .replacen("\"rupiah\": 0", "\"rupiah\": 5000", 1)
         .replacen("\"legal_basis\": null", "\"legal_basis\": \"Perda uji\"", 1);
-    let report = imports::import_catalog(&empty.db, changed.as_bytes())
+    let report = imports::import_catalog(&empty.db, changed.as_bytes(), "test")
         .await
         .expect("import");
     assert_eq!(report.updated, 1, "{report:?}");
@@ -138,7 +138,7 @@ async fn export_moves_between_engines_unchanged() {
     };
     let from_sqlite = imports::export_catalog(lite.db()).await.expect("export");
     mpp::demo::load_regions(&pg.db).await.expect("regions");
-    imports::import_catalog(&pg.db, from_sqlite.as_bytes())
+    imports::import_catalog(&pg.db, from_sqlite.as_bytes(), "test")
         .await
         .expect("import into postgres");
     let from_pg = imports::export_catalog(&pg.db).await.expect("export");
@@ -147,7 +147,7 @@ async fn export_moves_between_engines_unchanged() {
         return;
     };
     mpp::demo::load_regions(&lite2.db).await.expect("regions");
-    imports::import_catalog(&lite2.db, from_pg.as_bytes())
+    imports::import_catalog(&lite2.db, from_pg.as_bytes(), "test")
         .await
         .expect("import into sqlite");
     assert_eq!(
@@ -178,7 +178,7 @@ async fn concurrent_imports_are_serialized(engine: Engine) {
         let barrier = barrier.clone();
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
-            imports::import_catalog(&db, doc.to_string().as_bytes()).await
+            imports::import_catalog(&db, doc.to_string().as_bytes(), "test").await
         }));
     }
     for task in tasks {
@@ -205,7 +205,7 @@ async fn invalid_catalog_is_refused_with_paths_and_writes_nothing(engine: Engine
     doc["mpps"][0]["region"] = "35.99".into();
     doc["mpps"][0]["tenants"][1]["services"][2]["fee"]["rupiah"] = (-1).into();
     doc["mpps"][0]["tenants"][2]["agency"] = "tidak-ada".into();
-    let err = imports::import_catalog(&tmp.db, doc.to_string().as_bytes())
+    let err = imports::import_catalog(&tmp.db, doc.to_string().as_bytes(), "test")
         .await
         .expect_err("refused");
     let ImportError::Catalog(problems) = &err else {
@@ -235,6 +235,7 @@ async fn invalid_catalog_is_refused_with_paths_and_writes_nothing(engine: Engine
     let err = imports::import_catalog(
         &tmp.db,
         b"{\"format\": \"mpp-catalog\", \"version\": 1, \"mpps\": [}",
+        "test",
     )
     .await
     .expect_err("not json");
@@ -242,6 +243,7 @@ async fn invalid_catalog_is_refused_with_paths_and_writes_nothing(engine: Engine
     let err = imports::import_catalog(
         &tmp.db,
         b"{\"format\": \"mpp-catalog\", \"version\": 1, \"extra\": 1}",
+        "test",
     )
     .await
     .expect_err("unknown field");
@@ -263,7 +265,7 @@ async fn catalog_change_reaches_every_node(engine: Engine) {
             .expect("json");
     let service = &mut doc["mpps"][0]["tenants"][0]["services"][0];
     service["name"] = "Layanan Berganti Nama Untuk Uji".into();
-    let report = imports::import_catalog(node1.db(), doc.to_string().as_bytes())
+    let report = imports::import_catalog(node1.db(), doc.to_string().as_bytes(), "test")
         .await
         .expect("import");
     assert_eq!(report.updated, 1);
