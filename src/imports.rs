@@ -18,7 +18,7 @@ pub enum ImportError {
     },
     #[error("{path} holds no provinces.csv, regencies.csv or districts.csv")]
     NoRegionFiles { path: String },
-    #[error("the region files were refused, nothing was changed:\n{}", list(.0))]
+    #[error("the file was refused, nothing was changed:\n{}", list(.0))]
     Regions(Vec<String>),
     #[error(
         "the catalog file is not valid JSON of the catalog format (line {line}, column {column}): {message}"
@@ -101,6 +101,28 @@ pub async fn import_region_bytes(
         return Err(ImportError::Regions(unresolved));
     }
     Ok(storage::regions::import(db, &set, actor).await?)
+}
+
+/// Reads a holidays CSV (`date,name,kind[,effective_from]`, the format of
+/// `shared/data/holidays/`) and writes it in one transaction.
+pub async fn import_holidays(
+    db: &Db,
+    path: &Path,
+    actor: &str,
+) -> Result<storage::regions::ImportReport, ImportError> {
+    let bytes = std::fs::read(path).map_err(|source| ImportError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let days = crate::domain::calendar::parse_days_off(&bytes).map_err(|problems| {
+        ImportError::Regions(
+            problems
+                .iter()
+                .map(|p| format!("{}:{p}", path.display()))
+                .collect(),
+        )
+    })?;
+    Ok(storage::holidays::import(db, &days, actor).await?)
 }
 
 /// Parses, validates and imports a catalog document.

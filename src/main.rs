@@ -79,6 +79,8 @@ enum ImportWhat {
     Regions { path: PathBuf },
     /// A catalog JSON document (see docs/catalog-format.md).
     Catalog { file: PathBuf },
+    /// National holidays and cuti bersama: CSV `date,name,kind[,effective_from]`.
+    Holidays { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -168,6 +170,13 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                     let (p, r, d) = storage::regions::counts(&db).await?;
                     println!(
                         "regions imported: {} new or changed, {} unchanged; the registry holds {p} provinces, {r} kabupaten/kota, {d} kecamatan.",
+                        report.written, report.unchanged
+                    );
+                }
+                ImportWhat::Holidays { file } => {
+                    let report = imports::import_holidays(&db, &file, "cli").await?;
+                    println!(
+                        "days off imported: {} new or changed, {} unchanged.",
                         report.written, report.unchanged
                     );
                 }

@@ -13,6 +13,7 @@ use std::sync::{Arc, RwLock};
 use chrono::NaiveDate;
 use uuid::Uuid;
 
+use crate::domain::calendar::{CalendarRules, DayOff, DayOffKind, WorkingCalendar};
 use crate::domain::catalog::{
     AgencyKind, Fee, MppStatus, OpeningInterval, TimeLimit, TimeUnit, parse_hhmm,
 };
@@ -65,6 +66,8 @@ pub struct Mpp {
     pub status: MppStatus,
     pub inaugurated_on: Option<NaiveDate>,
     pub hours: Vec<OpeningInterval>,
+    /// The MPP's own closures, by date.
+    pub closures: Vec<(NaiveDate, String)>,
     /// Positions in [`Catalog::tenants`], sorted by name.
     pub tenants: Vec<usize>,
     pub service_count: usize,
@@ -80,6 +83,8 @@ pub struct Tenant {
     pub location: Option<String>,
     pub description: Option<String>,
     /// Positions in [`Catalog::services`], sorted by name.
+    /// False for tenants that work on cuti bersama (banks).
+    pub observes_cuti_bersama: bool,
     pub services: Vec<usize>,
 }
 
@@ -132,6 +137,8 @@ pub struct Catalog {
     /// For each service, up to five services of the same national template in other MPPs, those
     /// in the same province first (computed once per snapshot, not per page view).
     elsewhere: Vec<Vec<usize>>,
+    /// National days off with their effective dates (`mpp import holidays`).
+    pub days_off: Vec<DayOff>,
     search: SearchIndex,
 }
 
@@ -232,10 +239,30 @@ impl Catalog {
                 });
             }
         }
+        let mut closures: HashMap<Uuid, Vec<(NaiveDate, String)>> = HashMap::new();
+        for c in rows.closures {
+            closures
+                .entry(c.mpp_id)
+                .or_default()
+                .push((c.date, c.reason));
+        }
+        let days_off: Vec<DayOff> = rows
+            .days_off
+            .into_iter()
+            .filter_map(|d| {
+                Some(DayOff {
+                    date: d.date,
+                    name: d.name,
+                    kind: DayOffKind::parse(&d.kind)?,
+                    effective_from: d.effective_from,
+                })
+            })
+            .collect();
         let mut mpps: Vec<Mpp> = rows
             .mpps
             .into_iter()
             .map(|m| Mpp {
+                closures: closures.remove(&m.id).unwrap_or_default(),
                 hours: {
                     let mut h = hours.remove(&m.id).unwrap_or_default();
                     h.sort();
@@ -274,6 +301,7 @@ impl Catalog {
                 name: t.name,
                 location: t.location,
                 description: t.description,
+                observes_cuti_bersama: t.observes_cuti_bersama,
                 services: Vec::new(),
             });
         }
@@ -463,8 +491,53 @@ impl Catalog {
             services,
             service_by_id,
             elsewhere,
+            days_off,
             search,
         })
+    }
+
+    /// The working calendar of an MPP (or of one of its tenants that does not observe cuti
+    /// bersama), as known on `as_of`.
+    pub fn calendar(
+        &self,
+        mpp: &Mpp,
+        as_of: NaiveDate,
+        observe_cuti_bersama: bool,
+    ) -> WorkingCalendar {
+        let closures: Vec<NaiveDate> = mpp.closures.iter().map(|(d, _)| *d).collect();
+        WorkingCalendar::new(
+            &self.days_off,
+            CalendarRules {
+                as_of,
+                observe_cuti_bersama,
+                local_closures: &closures,
+            },
+        )
+    }
+
+    /// The next days an MPP is closed besides weekends, from `from` on: (date, name, kind) where
+    /// kind is `libur_nasional`, `cuti_bersama` or `closure`.
+    pub fn upcoming_days_off<'a>(
+        &'a self,
+        mpp: &'a Mpp,
+        from: NaiveDate,
+        limit: usize,
+    ) -> Vec<(NaiveDate, &'a str, &'static str)> {
+        let mut days: Vec<(NaiveDate, &'a str, &'static str)> = self
+            .days_off
+            .iter()
+            .filter(|d| d.date >= from && d.effective_from.is_none_or(|e| e <= from))
+            .map(|d| (d.date, d.name.as_str(), d.kind.as_str()))
+            .chain(
+                mpp.closures
+                    .iter()
+                    .filter(|(d, _)| *d >= from)
+                    .map(|(d, r)| (*d, r.as_str(), "closure")),
+            )
+            .collect();
+        days.sort_by_key(|(d, _, _)| *d);
+        days.truncate(limit);
+        days
     }
 
     pub fn mpp(&self, slug: &str) -> Option<&Mpp> {

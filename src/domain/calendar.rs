@@ -185,6 +185,16 @@ impl WorkingCalendar {
         }
     }
 
+    /// A holiday, cuti bersama observed, or local closure (whatever the weekday).
+    pub fn is_day_off(&self, date: NaiveDate) -> bool {
+        self.days_off.contains(&date)
+    }
+
+    /// The days off from `from` on, in order.
+    pub fn days_off_from(&self, from: NaiveDate) -> impl Iterator<Item = NaiveDate> + '_ {
+        self.days_off.range(from..).copied()
+    }
+
     pub fn is_working_day(&self, date: NaiveDate) -> bool {
         !matches!(date.weekday(), Weekday::Sat | Weekday::Sun) && !self.days_off.contains(&date)
     }

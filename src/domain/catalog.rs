@@ -229,8 +229,23 @@ pub struct MppDoc {
     pub inaugurated_on: Option<String>,
     #[serde(default)]
     pub opening_hours: Vec<OpeningHoursDoc>,
+    /// Days the MPP is closed besides national holidays (renovation, regional holidays).
+    #[serde(default)]
+    pub closures: Vec<ClosureDoc>,
     #[serde(default)]
     pub tenants: Vec<TenantDoc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClosureDoc {
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    pub reason: String,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -251,6 +266,9 @@ pub struct TenantDoc {
     pub location: Option<String>,
     #[serde(default)]
     pub description: Option<String>,
+    /// False for tenants that work on cuti bersama (banks).
+    #[serde(default = "yes")]
+    pub observes_cuti_bersama: bool,
     #[serde(default)]
     pub services: Vec<ServiceDoc>,
 }
@@ -392,6 +410,11 @@ impl CatalogDoc {
             }
             m.opening_hours
                 .sort_by(|a, b| (a.weekday, &a.opens).cmp(&(b.weekday, &b.opens)));
+            for c in &mut m.closures {
+                trim(&mut c.date);
+                trim(&mut c.reason);
+            }
+            m.closures.sort_by(|a, b| a.date.cmp(&b.date));
             for t in &mut m.tenants {
                 trim(&mut t.slug);
                 trim(&mut t.agency);
@@ -514,6 +537,16 @@ impl CatalogDoc {
                     (Some(_), Some(_)) => v.push(hp, "opens must be before closes"),
                     _ => v.push(hp, "opens and closes must be times as HH:MM"),
                 }
+            }
+            let mut closure_dates = HashSet::new();
+            for (j, c) in m.closures.iter().enumerate() {
+                let cp = format!("{p}.closures[{j}]");
+                if c.date.len() != 10 || NaiveDate::parse_from_str(&c.date, "%Y-%m-%d").is_err() {
+                    v.push(format!("{cp}.date"), "must be a real date as YYYY-MM-DD");
+                } else if !closure_dates.insert(c.date.as_str()) {
+                    v.push(format!("{cp}.date"), format!("{} is listed twice", c.date));
+                }
+                v.text(&cp, "reason", &c.reason, 200);
             }
             let mut tenant_slugs = HashSet::new();
             for (j, t) in m.tenants.iter().enumerate() {

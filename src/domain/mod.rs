@@ -7,6 +7,7 @@ pub mod audit;
 pub mod calendar;
 pub mod catalog;
 pub mod nik;
+pub mod opening;
 pub mod region;
 pub mod registry;
 pub mod search_text;

@@ -13,6 +13,7 @@ use super::errors::{ApiError, Problem};
 use crate::catalog::search::SearchRequest;
 use crate::catalog::{Catalog, Mpp, Service};
 use crate::domain::catalog::{Fee, MppStatus};
+use crate::domain::opening::{OpenState, state_at, time_zone, time_zone_name};
 use crate::domain::region::{RegionCode, RegionLevel};
 
 const DEFAULT_PER_PAGE: u32 = 20;
@@ -243,7 +244,21 @@ pub struct MppDetail {
     pub email: Option<String>,
     pub website: Option<String>,
     pub inaugurated_on: Option<chrono::NaiveDate>,
+    /// Local time zone of the hours: `WIB`, `WITA` or `WIT`.
+    pub time_zone: String,
     pub opening_hours: Vec<OpeningHoursOut>,
+    /// Open at the moment of the request (hours, holidays and closures considered); null without hours.
+    pub open_now: Option<bool>,
+    /// The next national holidays, cuti bersama and MPP closures.
+    pub upcoming_days_off: Vec<DayOffOut>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DayOffOut {
+    pub date: chrono::NaiveDate,
+    pub name: String,
+    /// `libur_nasional`, `cuti_bersama` or `closure`.
+    pub kind: String,
 }
 
 fn mpp_summary(catalog: &Catalog, m: &Mpp) -> MppSummary {
@@ -335,12 +350,31 @@ pub async fn get_mpp(
 ) -> Result<Json<MppDetail>, ApiError> {
     let catalog = app.catalog.get();
     let m = find_mpp(&catalog, slug)?;
+    let now = chrono::Utc::now()
+        .with_timezone(&time_zone(&m.province_code))
+        .naive_local();
+    let open_now = (!m.hours.is_empty()).then(|| {
+        let calendar = catalog.calendar(m, now.date(), true);
+        matches!(state_at(&m.hours, &calendar, now), OpenState::Open { .. })
+    });
+    let upcoming_days_off = catalog
+        .upcoming_days_off(m, now.date(), 10)
+        .into_iter()
+        .map(|(date, name, kind)| DayOffOut {
+            date,
+            name: name.to_owned(),
+            kind: kind.to_owned(),
+        })
+        .collect();
     Ok(Json(MppDetail {
         summary: mpp_summary(&catalog, m),
         phone: m.phone.clone(),
         email: m.email.clone(),
         website: m.website.clone(),
         inaugurated_on: m.inaugurated_on,
+        time_zone: time_zone_name(&m.province_code).to_owned(),
+        open_now,
+        upcoming_days_off,
         opening_hours: m
             .hours
             .iter()

@@ -114,6 +114,13 @@ pub struct Texts {
     pub website: &'static str,
     pub opening_hours: &'static str,
     pub closed: &'static str,
+    pub open_now: &'static str,
+    pub closed_now: &'static str,
+    pub closes_at: &'static str,
+    pub opens_again: &'static str,
+    pub today: &'static str,
+    pub at_time: &'static str,
+    pub upcoming_days_off: &'static str,
     pub weekdays: [&'static str; 7],
     pub inaugurated: &'static str,
     pub region: &'static str,
@@ -194,6 +201,13 @@ pub static ID: Texts = Texts {
     website: "Situs web",
     opening_hours: "Jam layanan",
     closed: "Tutup",
+    open_now: "Buka sekarang",
+    closed_now: "Tutup sekarang",
+    closes_at: "tutup pukul",
+    opens_again: "buka lagi",
+    today: "hari ini",
+    at_time: "pukul",
+    upcoming_days_off: "Hari libur dan penutupan mendatang",
     weekdays: [
         "Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu",
     ],
@@ -276,6 +290,13 @@ pub static EN: Texts = Texts {
     website: "Website",
     opening_hours: "Opening hours",
     closed: "Closed",
+    open_now: "Open now",
+    closed_now: "Closed now",
+    closes_at: "closes at",
+    opens_again: "opens again",
+    today: "today",
+    at_time: "at",
+    upcoming_days_off: "Coming holidays and closures",
     weekdays: [
         "Monday",
         "Tuesday",
@@ -351,6 +372,18 @@ impl Texts {
             (MppStatus::Planned, true) => "Planned",
             (MppStatus::Pilot, true) => "Pilot",
             (MppStatus::Operating, true) => "Operating",
+        }
+    }
+
+    pub fn day_off_kind(&self, kind: &str) -> &'static str {
+        let en = std::ptr::eq(self, &EN);
+        match (kind, en) {
+            ("libur_nasional", false) => "libur nasional",
+            ("cuti_bersama", false) => "cuti bersama",
+            (_, false) => "penutupan MPP",
+            ("libur_nasional", true) => "national holiday",
+            ("cuti_bersama", true) => "collective leave",
+            (_, true) => "MPP closure",
         }
     }
 

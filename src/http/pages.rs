@@ -17,7 +17,9 @@ use super::i18n::{Lang, Texts};
 use crate::catalog::search::SearchRequest;
 use crate::catalog::{Catalog, Mpp, Service, Tenant};
 use crate::domain::catalog::{Fee, Rupiah};
+use crate::domain::opening::{OpenState, state_at, time_zone, time_zone_name};
 use crate::domain::region::{RegionCode, RegionLevel};
+use chrono::{Datelike, Utc};
 
 pub const STYLE_CSS: &str = include_str!("../../static/style.css");
 /// A hash of the stylesheet: its URL changes whenever it does, so it can be cached for a year.
@@ -532,7 +534,49 @@ struct MppPage<'a> {
     province_name: &'a str,
     inaugurated: Option<String>,
     hours: Vec<(&'static str, String)>,
+    time_zone: &'static str,
+    /// "Buka sekarang · tutup pukul 12:00 WIB", or when it opens again; none without hours.
+    open_now: Option<String>,
+    upcoming: Vec<(String, &'a str, &'static str)>,
     tenants: Vec<TenantCard<'a>>,
+}
+
+/// The MPP's state at this moment, in words.
+fn open_now_text(
+    t: &Texts,
+    catalog: &crate::catalog::Catalog,
+    m: &Mpp,
+    now: chrono::NaiveDateTime,
+    zone: &str,
+) -> Option<String> {
+    if m.hours.is_empty() {
+        return None;
+    }
+    let calendar = catalog.calendar(m, now.date(), true);
+    Some(match state_at(&m.hours, &calendar, now) {
+        OpenState::Open { closes } => format!(
+            "{} · {} {} {zone}",
+            t.open_now,
+            t.closes_at,
+            closes.format("%H:%M")
+        ),
+        OpenState::Closed { opens: Some(at) } => {
+            let day = if at.date() == now.date() {
+                t.today.to_owned()
+            } else {
+                let weekday = t.weekdays[at.date().weekday().num_days_from_monday() as usize];
+                format!("{weekday} {}", at.date().format("%d-%m-%Y"))
+            };
+            format!(
+                "{} · {} {day} {} {} {zone}",
+                t.closed_now,
+                t.opens_again,
+                t.at_time,
+                at.time().format("%H:%M")
+            )
+        }
+        OpenState::Closed { opens: None } => t.closed_now.to_owned(),
+    })
 }
 
 pub async fn mpp(
@@ -576,6 +620,9 @@ pub async fn mpp(
             }
         })
         .collect();
+    let now = Utc::now()
+        .with_timezone(&time_zone(&m.province_code))
+        .naive_local();
     let page = MppPage {
         t,
         lang,
@@ -590,6 +637,20 @@ pub async fn mpp(
             .unwrap_or(&m.province_code),
         inaugurated: m.inaugurated_on.map(|d| d.format("%d-%m-%Y").to_string()),
         hours,
+        time_zone: time_zone_name(&m.province_code),
+        open_now: open_now_text(t, &catalog, m, now, time_zone_name(&m.province_code)),
+        upcoming: catalog
+            .upcoming_days_off(m, now.date(), 5)
+            .into_iter()
+            .map(|(date, name, kind)| {
+                let weekday = t.weekdays[date.weekday().num_days_from_monday() as usize];
+                (
+                    format!("{weekday} {}", date.format("%d-%m-%Y")),
+                    name,
+                    t.day_off_kind(kind),
+                )
+            })
+            .collect(),
         tenants,
     };
     Ok(page.into_response())

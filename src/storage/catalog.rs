@@ -13,8 +13,8 @@ use uuid::Uuid;
 use super::regions::{ProvinceRow, RegencyRow};
 use super::{Db, StorageError, Tx, on_pool, on_tx};
 use crate::domain::catalog::{
-    AgencyDoc, CatalogDoc, FORMAT, FeeDoc, MppDoc, OpeningHoursDoc, RequirementDoc, ServiceDoc,
-    TemplateDoc, TenantDoc, TimeLimitDoc, VERSION,
+    AgencyDoc, CatalogDoc, ClosureDoc, FORMAT, FeeDoc, MppDoc, OpeningHoursDoc, RequirementDoc,
+    ServiceDoc, TemplateDoc, TenantDoc, TimeLimitDoc, VERSION,
 };
 
 const CHUNK: usize = 500;
@@ -67,6 +67,22 @@ pub struct TenantRow {
     pub name: String,
     pub location: Option<String>,
     pub description: Option<String>,
+    pub observes_cuti_bersama: bool,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClosureRow {
+    pub mpp_id: Uuid,
+    pub date: NaiveDate,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DayOffRow {
+    pub date: NaiveDate,
+    pub kind: String,
+    pub name: String,
+    pub effective_from: Option<NaiveDate>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -124,6 +140,9 @@ pub struct CatalogRows {
     pub services: Vec<ServiceRow>,
     pub requirements: Vec<RequirementRow>,
     pub steps: Vec<StepRow>,
+    pub closures: Vec<ClosureRow>,
+    /// The national days off (not part of the catalog document; see `mpp import holidays`).
+    pub days_off: Vec<DayOffRow>,
 }
 
 const SERVICE_COLUMNS: &str = "id, mpp_id, tenant_id, template_id, slug, name, description, \
@@ -188,7 +207,7 @@ async fn load_in(tx: &mut Tx) -> Result<CatalogRows, StorageError> {
         .fetch_all(&mut *conn)
         .await?;
         let tenants = sqlx::query_as(
-            "SELECT id, mpp_id, agency_id, slug, name, location, description FROM tenants \
+            "SELECT id, mpp_id, agency_id, slug, name, location, description, observes_cuti_bersama FROM tenants \
              ORDER BY mpp_id, slug",
         )
         .fetch_all(&mut *conn)
@@ -208,6 +227,12 @@ async fn load_in(tx: &mut Tx) -> Result<CatalogRows, StorageError> {
         )
         .fetch_all(&mut *conn)
         .await?;
+        let closures = sqlx::query_as("SELECT mpp_id, date, reason FROM mpp_closures ORDER BY mpp_id, date")
+            .fetch_all(&mut *conn)
+            .await?;
+        let days_off = sqlx::query_as("SELECT date, kind, name, effective_from FROM days_off ORDER BY date, kind")
+            .fetch_all(&mut *conn)
+            .await?;
         Ok::<_, sqlx::Error>(CatalogRows {
             version,
             provinces,
@@ -220,6 +245,8 @@ async fn load_in(tx: &mut Tx) -> Result<CatalogRows, StorageError> {
             services,
             requirements,
             steps,
+            closures,
+            days_off,
         })
     })?;
     Ok(rows)
@@ -242,7 +269,7 @@ fn template_doc(t: &TemplateRow) -> TemplateDoc {
     }
 }
 
-fn mpp_doc(m: &MppRow, hours: &[&HoursRow]) -> MppDoc {
+fn mpp_doc(m: &MppRow, hours: &[&HoursRow], closures: &[&ClosureRow]) -> MppDoc {
     MppDoc {
         slug: m.slug.clone(),
         region: m.region_code.clone(),
@@ -261,6 +288,13 @@ fn mpp_doc(m: &MppRow, hours: &[&HoursRow]) -> MppDoc {
                 closes: h.closes.clone(),
             })
             .collect(),
+        closures: closures
+            .iter()
+            .map(|c| ClosureDoc {
+                date: c.date.format("%Y-%m-%d").to_string(),
+                reason: c.reason.clone(),
+            })
+            .collect(),
         tenants: Vec::new(),
     }
 }
@@ -272,6 +306,7 @@ fn tenant_doc(t: &TenantRow, agency_slug: &str) -> TenantDoc {
         name: t.name.clone(),
         location: t.location.clone(),
         description: t.description.clone(),
+        observes_cuti_bersama: t.observes_cuti_bersama,
         services: Vec::new(),
     }
 }
@@ -339,6 +374,7 @@ impl CatalogRows {
             .map(|t| (t.id, t.slug.as_str()))
             .collect();
         let hours = group(&self.hours, |h| h.mpp_id);
+        let closures = group(&self.closures, |c| c.mpp_id);
         let tenants = group(&self.tenants, |t| t.mpp_id);
         let services = group(&self.services, |s| s.tenant_id);
         let requirements = group(&self.requirements, |r| r.service_id);
@@ -349,7 +385,11 @@ impl CatalogRows {
         templates.sort_by(|a, b| a.slug.cmp(&b.slug));
         let mut mpps = Vec::with_capacity(self.mpps.len());
         for m in &self.mpps {
-            let mut doc = mpp_doc(m, hours.get(&m.id).map_or(&[][..], |v| v.as_slice()));
+            let mut doc = mpp_doc(
+                m,
+                hours.get(&m.id).map_or(&[][..], |v| v.as_slice()),
+                closures.get(&m.id).map_or(&[][..], |v| v.as_slice()),
+            );
             for t in tenants.get(&m.id).into_iter().flatten() {
                 let mut tenant = tenant_doc(
                     t,
@@ -505,7 +545,8 @@ pub async fn import(db: &Db, doc: &CatalogDoc, actor: &str) -> Result<ImportRepo
                     && old.website == m.website
                     && old.status == m.status
                     && old.inaugurated_on == m.inaugurated_on
-                    && old.opening_hours == m.opening_hours;
+                    && old.opening_hours == m.opening_hours
+                    && old.closures == m.closures;
                 if same {
                     report.unchanged += 1;
                 } else {
@@ -536,12 +577,15 @@ pub async fn import(db: &Db, doc: &CatalogDoc, actor: &str) -> Result<ImportRepo
                         && old.name == t.name
                         && old.location == t.location
                         && old.description == t.description
+                        && old.observes_cuti_bersama == t.observes_cuti_bersama
                     {
                         report.unchanged += 1;
                     } else {
                         on_tx!(&mut tx, conn => sqlx::query(
-                            "UPDATE tenants SET agency_id = $2, name = $3, location = $4, description = $5 WHERE id = $1",
-                        ).bind(id).bind(agency_id).bind(&t.name).bind(&t.location).bind(&t.description).execute(conn).await.map(|_| ()))?;
+                            "UPDATE tenants SET agency_id = $2, name = $3, location = $4, description = $5, \
+                             observes_cuti_bersama = $6 WHERE id = $1",
+                        ).bind(id).bind(agency_id).bind(&t.name).bind(&t.location).bind(&t.description)
+                         .bind(t.observes_cuti_bersama).execute(conn).await.map(|_| ()))?;
                         report.updated += 1;
                     }
                     id
@@ -549,10 +593,10 @@ pub async fn import(db: &Db, doc: &CatalogDoc, actor: &str) -> Result<ImportRepo
                 _ => {
                     let id = Uuid::now_v7();
                     on_tx!(&mut tx, conn => sqlx::query(
-                        "INSERT INTO tenants (id, mpp_id, agency_id, slug, name, location, description) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                        "INSERT INTO tenants (id, mpp_id, agency_id, slug, name, location, description, \
+                         observes_cuti_bersama) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                     ).bind(id).bind(mpp_id).bind(agency_id).bind(&t.slug).bind(&t.name).bind(&t.location)
-                     .bind(&t.description).execute(conn).await.map(|_| ()))?;
+                     .bind(&t.description).bind(t.observes_cuti_bersama).execute(conn).await.map(|_| ()))?;
                     report.created += 1;
                     id
                 }
@@ -665,6 +709,13 @@ async fn write_mpp(tx: &mut Tx, id: Uuid, m: &MppDoc, insert: bool) -> Result<()
                 b.push_bind(id).push_bind(h.weekday as i16).push_bind(&h.opens).push_bind(&h.closes);
             });
             q.build().execute(&mut *conn).await?;
+        }
+        sqlx::query("DELETE FROM mpp_closures WHERE mpp_id = $1").bind(id).execute(&mut *conn).await?;
+        for c in &m.closures {
+            let date = NaiveDate::parse_from_str(&c.date, "%Y-%m-%d").map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            sqlx::query("INSERT INTO mpp_closures (mpp_id, date, reason) VALUES ($1, $2, $3)")
+                .bind(id).bind(date).bind(&c.reason)
+                .execute(&mut *conn).await?;
         }
         Ok::<(), sqlx::Error>(())
     })?;

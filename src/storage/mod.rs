@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod catalog;
+pub mod holidays;
 pub mod regions;
 
 use std::path::Path;

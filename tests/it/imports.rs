@@ -282,3 +282,75 @@ async fn catalog_change_reaches_every_node(engine: Engine) {
     }
     assert!(seen, "node 2 reloads the catalog after node 1's change");
 }
+
+both_engines!(holidays_and_closures_reach_the_mpp_page);
+
+/// National days off (from the shared data) and an MPP's own closure show on its page and in the
+/// API; re-importing the holidays changes nothing.
+async fn holidays_and_closures_reach_the_mpp_page(engine: Engine) {
+    let Some(app) = TestApp::demo(engine).await else {
+        return;
+    };
+    let today = chrono::Utc::now().date_naive();
+    if let Some(data) = shared_data() {
+        let file = data.join("holidays/id-holidays.csv");
+        let report = imports::import_holidays(app.db(), &file, "test")
+            .await
+            .expect("holidays");
+        assert_eq!(report.written, 155);
+        let again = imports::import_holidays(app.db(), &file, "test")
+            .await
+            .expect("again");
+        assert_eq!((again.written, again.unchanged), (0, 155));
+    }
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&imports::export_catalog(app.db()).await.expect("export"))
+            .expect("json");
+    let batu = doc["mpps"]
+        .as_array_mut()
+        .expect("mpps")
+        .iter_mut()
+        .find(|m| m["slug"] == "among-warga-kota-batu");
+    let batu = batu.expect("Kota Batu");
+    let closure = (today + chrono::Days::new(3))
+        .format("%Y-%m-%d")
+        .to_string();
+    batu["closures"] =
+        serde_json::json!([{"date": closure, "reason": "Penutupan uji untuk renovasi aula"}]);
+    let report = imports::import_catalog(app.db(), doc.to_string().as_bytes(), "test")
+        .await
+        .expect("import");
+    assert_eq!(report.updated, 1, "only the MPP changed: {report:?}");
+
+    let mut seen = false;
+    for _ in 0..50 {
+        let (_, mpp) = app.get_json("/api/v1/mpps/among-warga-kota-batu").await;
+        let days = mpp["upcoming_days_off"].as_array().expect("days").clone();
+        if days
+            .iter()
+            .any(|d| d["kind"] == "closure" && d["date"] == closure.as_str())
+        {
+            assert_eq!(mpp["time_zone"], "WIB");
+            assert!(mpp["open_now"].is_boolean());
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        seen,
+        "the closure reaches the API after the snapshot reloads"
+    );
+    let (_, html) = app.get_text("/mpp/among-warga-kota-batu").await;
+    assert!(html.contains("Penutupan uji untuk renovasi aula"));
+    assert!(
+        html.contains("Buka sekarang") || html.contains("Tutup sekarang"),
+        "the state now is shown"
+    );
+    assert!(html.contains("Jam layanan (WIB)"));
+
+    let (_, denpasar) = app
+        .get_json("/api/v1/mpps/sewaka-dharma-kota-denpasar")
+        .await;
+    assert_eq!(denpasar["time_zone"], "WITA");
+}
