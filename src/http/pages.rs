@@ -179,7 +179,12 @@ struct HomePage<'a> {
     here: String,
     q: &'a str,
     provinces: Vec<ProvinceGroup<'a>>,
+    /// Many MPPs (a national deployment): provinces fold, so a phone gets a short page.
+    compact: bool,
 }
+
+/// Above this many MPPs the home page folds each province.
+const HOME_COMPACT_ABOVE: usize = 24;
 
 fn mpp_card<'a>(catalog: &'a Catalog, t: &Texts, m: &'a Mpp) -> MppCard<'a> {
     MppCard {
@@ -221,6 +226,7 @@ pub async fn home(State(app): State<AppState>, lang: Lang, uri: Uri) -> Response
         here: here(&uri),
         q: "",
         provinces,
+        compact: catalog.mpps.len() > HOME_COMPACT_ABOVE,
     }
     .into_response()
 }

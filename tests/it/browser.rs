@@ -279,6 +279,51 @@ async fn pages_pass_automated_accessibility_checks(engine: Engine) {
         let violations: Vec<String> = serde_json::from_value(result).expect("list");
         assert!(violations.is_empty(), "{path}: {violations:#?}");
     }
+    // The folded home page of a national deployment passes too.
+    let mpps: Vec<serde_json::Value> = (0..25)
+        .map(|i| {
+            serde_json::json!({"slug": format!("rencana-{i:02}"), "region": "35.79",
+            "name": format!("MPP Rencana {i:02}"), "address": "Jl. Uji", "status": "planned"})
+        })
+        .collect();
+    let doc = serde_json::json!({"format": "mpp-catalog", "version": 1, "mpps": mpps});
+    mpp::imports::import_catalog(app.db(), doc.to_string().as_bytes(), "test")
+        .await
+        .expect("import");
+    for _ in 0..50 {
+        if app.get_text("/").await.1.contains("<details") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    c.goto(&app.url("/")).await.expect("home");
+    c.execute(&format!("{axe}\nreturn true;"), vec![])
+        .await
+        .expect("load axe");
+    let result = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
+                .then(r => done(r.violations.map(v => v.id))).catch(e => done(['axe failed: ' + e]));",
+            vec![],
+        )
+        .await
+        .expect("run axe");
+    let violations: Vec<String> = serde_json::from_value(result).expect("list");
+    assert!(violations.is_empty(), "folded home: {violations:?}");
+    c.find(Locator::Css("details.province summary"))
+        .await
+        .expect("summary")
+        .click()
+        .await
+        .expect("unfold");
+    assert!(
+        c.find(Locator::Css("details.province[open] a"))
+            .await
+            .is_ok(),
+        "a click unfolds a province"
+    );
+
     // Keyboard: the first Tab reaches the skip link; following it lands in the main content.
     c.goto(&app.url("/")).await.expect("home");
     let tab = KeyActions::new("keyboard".into())

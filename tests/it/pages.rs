@@ -307,3 +307,43 @@ async fn language_switch_is_remembered_and_safe(engine: Engine) {
         assert!(html.contains(expect), "{cookie}: {expect}");
     }
 }
+
+both_engines!(home_folds_provinces_for_a_national_catalog);
+
+/// With many MPPs (a national deployment) the home page folds each province, so a phone on a
+/// slow network gets a short page that still works without JavaScript.
+async fn home_folds_provinces_for_a_national_catalog(engine: Engine) {
+    let Some(app) = TestApp::demo(engine).await else {
+        return;
+    };
+    let mpps: Vec<serde_json::Value> = (0..25)
+        .map(|i| {
+            serde_json::json!({
+                "slug": format!("rencana-{i:02}"), "region": "35.79", "name": format!("MPP Rencana {i:02}"),
+                "address": "Jl. Uji", "status": "planned"
+            })
+        })
+        .collect();
+    let doc = serde_json::json!({"format": "mpp-catalog", "version": 1, "mpps": mpps});
+    mpp::imports::import_catalog(app.db(), doc.to_string().as_bytes(), "test")
+        .await
+        .expect("import");
+    let mut folded = String::new();
+    for _ in 0..50 {
+        let (_, html) = app.get_text("/").await;
+        if html.contains("<details class=\"province\">") {
+            folded = html;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        folded.contains("<summary>Jawa Timur"),
+        "provinces fold into details/summary"
+    );
+    assert!(
+        folded.contains("href=\"/mpp/rencana-24\""),
+        "every MPP is still one click away"
+    );
+    assert!(folded.contains("href=\"/mpp/among-warga-kota-batu\""));
+}
