@@ -10,5 +10,6 @@ pub mod demo;
 pub mod domain;
 pub mod http;
 pub mod imports;
+pub mod privacy;
 pub mod server;
 pub mod storage;
