@@ -137,6 +137,9 @@ pub struct Catalog {
     /// For each service, up to five services of the same national template in other MPPs, those
     /// in the same province first (computed once per snapshot, not per page view).
     elsewhere: Vec<Vec<usize>>,
+    /// For each national template, its services in every MPP, by province and MPP name.
+    template_services: Vec<Vec<usize>>,
+    template_by_slug: HashMap<String, usize>,
     /// National days off with their effective dates (`mpp import holidays`).
     pub days_off: Vec<DayOff>,
     search: SearchIndex,
@@ -427,6 +430,15 @@ impl Catalog {
                 elsewhere[i] = picks;
             }
         }
+        let mut template_services: Vec<Vec<usize>> = vec![Vec::new(); templates.len()];
+        for (t, group) in by_template {
+            template_services[t] = group;
+        }
+        let template_by_slug: HashMap<String, usize> = templates
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.slug.clone(), i))
+            .collect();
 
         let regency_name = |code: &str| -> &str {
             regency_by_code_lookup(&regencies, &regency_by_code, code)
@@ -491,6 +503,8 @@ impl Catalog {
             services,
             service_by_id,
             elsewhere,
+            template_services,
+            template_by_slug,
             days_off,
             search,
         })
@@ -562,6 +576,22 @@ impl Catalog {
             .unwrap_or_default()
             .iter()
             .map(|&j| &self.services[j])
+    }
+
+    /// A national template by slug, with its position.
+    pub fn template(&self, slug: &str) -> Option<(usize, &Template)> {
+        self.template_by_slug
+            .get(slug)
+            .map(|&i| (i, &self.templates[i]))
+    }
+
+    /// The services derived from a template in every MPP, by province and MPP name.
+    pub fn services_of_template(&self, template: usize) -> impl Iterator<Item = &Service> {
+        self.template_services
+            .get(template)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.services[i])
     }
 
     pub fn agency(&self, slug: &str) -> Option<&Agency> {

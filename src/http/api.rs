@@ -683,3 +683,75 @@ pub async fn get_service(
         performance_evaluation: s.performance_evaluation.clone(),
     }))
 }
+
+// ---------------------------------------------------------------------------------------------
+// National templates
+
+#[derive(Serialize, ToSchema)]
+pub struct TemplateOut {
+    pub slug: String,
+    pub name: String,
+    pub description: Option<String>,
+    /// Services derived from this template across all MPPs.
+    pub service_count: usize,
+    /// The people's page comparing it across MPPs.
+    pub url: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TemplateDetail {
+    #[serde(flatten)]
+    pub template: TemplateOut,
+    /// Every service derived from it, by province and MPP name.
+    pub services: Vec<ServiceSummary>,
+}
+
+fn template_out(catalog: &Catalog, index: usize) -> TemplateOut {
+    let t = &catalog.templates[index];
+    TemplateOut {
+        slug: t.slug.clone(),
+        name: t.name.clone(),
+        description: t.description.clone(),
+        service_count: catalog.services_of_template(index).count(),
+        url: format!("/layanan-nasional/{}", t.slug),
+    }
+}
+
+/// National service templates: the same service offered in many MPPs, by slug.
+#[utoipa::path(get, path = "/api/v1/templates", tag = "catalog", params(Paging),
+    responses((status = 200, body = Page<TemplateOut>), (status = 400, body = Problem, content_type = "application/problem+json")))]
+pub async fn list_templates(
+    State(app): State<AppState>,
+    params: Result<Query<Paging>, QueryRejection>,
+) -> Result<Json<Page<TemplateOut>>, ApiError> {
+    let Query(paging) = params.map_err(query_error)?;
+    let (page, per_page) = Paging::resolve(paging.page, paging.per_page)?;
+    let catalog = app.catalog.get();
+    let mut all: Vec<usize> = (0..catalog.templates.len()).collect();
+    all.sort_by(|a, b| catalog.templates[*a].slug.cmp(&catalog.templates[*b].slug));
+    Ok(Json(paginate(all, page, per_page, |i| {
+        template_out(&catalog, i)
+    })))
+}
+
+/// One national template with every MPP's service derived from it.
+#[utoipa::path(get, path = "/api/v1/templates/{slug}", tag = "catalog",
+    params(("slug" = String, Path, description = "The template's slug")),
+    responses((status = 200, body = TemplateDetail), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn get_template(
+    State(app): State<AppState>,
+    slug: Result<Path<String>, PathRejection>,
+) -> Result<Json<TemplateDetail>, ApiError> {
+    let catalog = app.catalog.get();
+    let found = slug
+        .ok()
+        .and_then(|Path(slug)| catalog.template(&slug).map(|(i, _)| i));
+    let index = found.ok_or_else(|| ApiError::not_found("Layanan nasional", "National service"))?;
+    Ok(Json(TemplateDetail {
+        template: template_out(&catalog, index),
+        services: catalog
+            .services_of_template(index)
+            .map(|s| service_summary(&catalog, s))
+            .collect(),
+    }))
+}

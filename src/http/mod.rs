@@ -63,6 +63,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(api::list_tenants))
         .routes(routes!(api::list_services))
         .routes(routes!(api::get_service))
+        .routes(routes!(api::list_templates))
+        .routes(routes!(api::get_template))
         .routes(routes!(healthz))
         .routes(routes!(readyz))
 }
@@ -92,6 +94,7 @@ pub fn router(db: Db, catalog: SharedCatalog) -> Router {
         .route("/mpp/{slug}", get(pages::mpp))
         .route("/mpp/{slug}/upp/{tenant}", get(pages::tenant))
         .route("/layanan/{id}", get(pages::service))
+        .route("/layanan-nasional/{slug}", get(pages::national_service))
         .route("/bahasa/{code}", get(pages::switch_language))
         .route("/static/style.css", get(pages::style))
         .route("/openapi.json", get(openapi_document));

@@ -742,7 +742,7 @@ struct ServicePage<'a> {
     m: &'a Mpp,
     u: &'a Tenant,
     region_name: &'a str,
-    template_name: Option<&'a str>,
+    template: Option<(&'a str, &'a str)>,
     fee: String,
     time_limit: String,
     other_components: [(&'static str, Option<&'a str>); 7],
@@ -792,7 +792,12 @@ pub async fn service(
         region_name: catalog
             .region_name(&m.region_code)
             .unwrap_or(&m.region_code),
-        template_name: s.template.map(|i| catalog.templates[i].name.as_str()),
+        template: s.template.map(|i| {
+            (
+                catalog.templates[i].slug.as_str(),
+                catalog.templates[i].name.as_str(),
+            )
+        }),
         fee: fee_text(t, s.fee),
         time_limit: t.time_limit(s.time_limit),
         other_components: [
@@ -872,6 +877,67 @@ impl Default for PageCache {
     fn default() -> PageCache {
         PageCache::new()
     }
+}
+
+struct CompareRow<'a> {
+    id: Uuid,
+    mpp_name: &'a str,
+    region_name: &'a str,
+    fee: String,
+    time_limit: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "national.html")]
+struct NationalPage<'a> {
+    t: &'static Texts,
+    lang: Lang,
+    here: String,
+    name: &'a str,
+    description: Option<&'a str>,
+    mpp_count: usize,
+    rows: Vec<CompareRow<'a>>,
+}
+
+/// A national service (template): where it is offered, with each MPP's fee and time limit.
+pub async fn national_service(
+    State(app): State<AppState>,
+    lang: Lang,
+    uri: Uri,
+    slug: Result<Path<String>, PathRejection>,
+) -> Result<Response, PageError> {
+    let catalog = app.catalog.get();
+    let t = lang.texts();
+    let Some((index, template)) = slug.ok().and_then(|Path(slug)| catalog.template(&slug)) else {
+        return Err(PageError::not_found(lang, &here(&uri)));
+    };
+    let rows: Vec<CompareRow<'_>> = catalog
+        .services_of_template(index)
+        .map(|s| {
+            let m = &catalog.mpps[s.mpp];
+            CompareRow {
+                id: s.id,
+                mpp_name: &m.name,
+                region_name: catalog
+                    .region_name(&m.region_code)
+                    .unwrap_or(&m.region_code),
+                fee: fee_text(t, s.fee),
+                time_limit: t.time_limit(s.time_limit),
+            }
+        })
+        .collect();
+    let mut mpps: Vec<usize> = catalog.services_of_template(index).map(|s| s.mpp).collect();
+    mpps.dedup();
+    let page = NationalPage {
+        t,
+        lang,
+        here: here(&uri),
+        name: &template.name,
+        description: template.description.as_deref(),
+        mpp_count: mpps.len(),
+        rows,
+    };
+    Ok(page.into_response())
 }
 
 /// Any path no route knows: a 404 page in the reader's language.

@@ -316,6 +316,8 @@ fn openapi_snapshot() {
         "/api/v1/mpps/{slug}/tenants",
         "/api/v1/services",
         "/api/v1/services/{id}",
+        "/api/v1/templates",
+        "/api/v1/templates/{slug}",
         "/healthz",
         "/readyz",
     ] {

@@ -258,6 +258,7 @@ async fn pages_pass_automated_accessibility_checks(engine: Engine) {
         tenant,
         service.clone(),
         "/mpp/tidak-ada".to_owned(),
+        "/layanan-nasional/penerbitan-ktp-el".to_owned(),
         format!("{service}?lang=en"),
     ];
     for path in &pages {

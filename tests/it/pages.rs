@@ -347,3 +347,49 @@ async fn home_folds_provinces_for_a_national_catalog(engine: Engine) {
     );
     assert!(folded.contains("href=\"/mpp/among-warga-kota-batu\""));
 }
+
+both_engines!(national_service_compares_every_mpp);
+
+/// A national service's page and API list every MPP offering it, with each one's fee and time.
+async fn national_service_compares_every_mpp(engine: Engine) {
+    let Some(app) = TestApp::demo(engine).await else {
+        return;
+    };
+    let (status, list) = app.get_json("/api/v1/templates?per_page=100").await;
+    assert_eq!(status, 200);
+    assert!(list["total"].as_u64().expect("total") >= 30);
+    let (status, ktp) = app.get_json("/api/v1/templates/penerbitan-ktp-el").await;
+    assert_eq!(status, 200);
+    let services = ktp["services"].as_array().expect("services");
+    assert_eq!(ktp["service_count"].as_u64(), Some(services.len() as u64));
+    assert!(
+        services
+            .iter()
+            .all(|s| s["template"] == "penerbitan-ktp-el")
+    );
+    let mpps: std::collections::HashSet<&str> = services
+        .iter()
+        .map(|s| s["mpp"]["slug"].as_str().expect("slug"))
+        .collect();
+    assert!(mpps.len() >= 3, "{mpps:?}");
+    let (status, _) = app.get_json("/api/v1/templates/tidak-ada").await;
+    assert_eq!(status, 404);
+
+    let (status, html) = app.get_text("/layanan-nasional/penerbitan-ktp-el").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        html.matches("<th scope=\"row\">").count(),
+        services.len(),
+        "one row per MPP's service"
+    );
+    assert!(html.contains("MPP Among Warga Kota Batu"));
+    let service_url = services[0]["url"].as_str().expect("url");
+    let (_, service) = app.get_text(service_url).await;
+    assert!(
+        service.contains("href=\"/layanan-nasional/penerbitan-ktp-el\""),
+        "the service page links to it"
+    );
+    let (status, html) = app.get_text("/layanan-nasional/tidak-ada").await;
+    assert_eq!(status, 404);
+    assert!(html.contains("Halaman tidak ditemukan"));
+}
