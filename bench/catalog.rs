@@ -181,6 +181,18 @@ fn wrk(url: &str, script: Option<&str>, seconds: u32) -> Option<(f64, String)> {
     Some((rps, p99))
 }
 
+fn bench_settings() -> mpp::http::Settings {
+    let key = mpp::privacy::DataKeys::generate_key().expect("key");
+    let lookup = mpp::privacy::DataKeys::generate_key().expect("key");
+    mpp::http::Settings {
+        keys: std::sync::Arc::new(
+            mpp::privacy::DataKeys::parse(&format!("k1:{key}"), &lookup).expect("keys"),
+        ),
+        mode: mpp::config::Mode::Production,
+        secure_cookies: false,
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mpp_count: usize = std::env::var("MPP_BENCH_MPPS")
@@ -280,7 +292,7 @@ async fn main() -> anyhow::Result<()> {
         .map(|_| rng.pick(&catalog.services).id.to_string())
         .collect();
     let shared = SharedCatalog::new(catalog);
-    let app = mpp::http::router(db.clone(), shared.clone());
+    let app = mpp::http::router(db.clone(), shared.clone(), bench_settings());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -310,7 +322,7 @@ async fn main() -> anyhow::Result<()> {
     // In process, without sockets: where the time of one request goes.
     {
         use tower::ServiceExt;
-        let router = mpp::http::router(db.clone(), shared.clone());
+        let router = mpp::http::router(db.clone(), shared.clone(), bench_settings());
         // A query string bypasses the rendered-page cache: "rendered" is the cost of a first view.
         let rendered: Vec<String> = ids.iter().map(|id| format!("/layanan/{id}?r=1")).collect();
         let cached = vec![format!("/layanan/{}", ids[0])];

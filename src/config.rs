@@ -20,6 +20,16 @@ pub enum LogFormat {
     Json,
 }
 
+/// `production` hides development aids; `development` and `demo` show delivered messages at
+/// `/dev/outbox` so that a person trying the platform can sign in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Production,
+    Development,
+    Demo,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -32,6 +42,14 @@ pub struct Config {
     pub log_format: LogFormat,
     /// How often a node checks whether the catalog changed in the database (seconds).
     pub catalog_refresh_secs: u64,
+    pub mode: Mode,
+    /// Keys sealing personal data: `ID:BASE64[,ID:BASE64…]`, the first seals (see docs).
+    /// When absent, they are read from (or created in) `{data_dir}/keys.toml`.
+    pub data_keys: Option<String>,
+    /// Key of the lookup hashes of personal data (BASE64, 32 bytes).
+    pub lookup_key: Option<String>,
+    /// Mark cookies `Secure` (set when served over TLS, directly or behind a proxy).
+    pub secure_cookies: bool,
 }
 
 impl Default for Config {
@@ -42,6 +60,10 @@ impl Default for Config {
             data_dir: PathBuf::from("data"),
             log_format: LogFormat::Text,
             catalog_refresh_secs: 5,
+            mode: Mode::Production,
+            data_keys: None,
+            lookup_key: None,
+            secure_cookies: false,
         }
     }
 }
@@ -54,6 +76,8 @@ pub enum ConfigError {
     Parse(String, toml::de::Error),
     #[error("{0} must be a whole number of seconds")]
     Number(&'static str),
+    #[error("MPP_MODE must be production, development or demo")]
+    Mode,
 }
 
 /// Values given on the command line or in the environment (clap reads both).
@@ -76,6 +100,23 @@ impl Config {
             }
             None => Config::default(),
         };
+        if let Ok(keys) = std::env::var("MPP_DATA_KEYS") {
+            config.data_keys = Some(keys);
+        }
+        if let Ok(key) = std::env::var("MPP_LOOKUP_KEY") {
+            config.lookup_key = Some(key);
+        }
+        if let Ok(mode) = std::env::var("MPP_MODE") {
+            config.mode = match mode.as_str() {
+                "production" => Mode::Production,
+                "development" => Mode::Development,
+                "demo" => Mode::Demo,
+                _ => return Err(ConfigError::Mode),
+            };
+        }
+        if let Ok(secure) = std::env::var("MPP_SECURE_COOKIES") {
+            config.secure_cookies = secure == "1" || secure == "true";
+        }
         if let Ok(secs) = std::env::var("MPP_CATALOG_REFRESH_SECS") {
             config.catalog_refresh_secs = secs
                 .parse()
@@ -112,8 +153,69 @@ impl Config {
     pub fn redacted_toml(&self) -> String {
         let mut shown = self.clone();
         shown.database_url = Some(redact_url(&self.database_url()));
+        shown.data_keys = self.data_keys.as_ref().map(|_| "***".to_owned());
+        shown.lookup_key = self.lookup_key.as_ref().map(|_| "***".to_owned());
         toml::to_string(&shown).unwrap_or_else(|e| format!("# cannot print configuration: {e}\n"))
     }
+}
+
+/// The keys for personal data: from the configuration, else from `{data_dir}/keys.toml`,
+/// which is created (readable by its owner only) with fresh keys when missing.
+pub fn data_keys(config: &Config) -> Result<crate::privacy::DataKeys, KeyError> {
+    if let (Some(keys), Some(lookup)) = (&config.data_keys, &config.lookup_key) {
+        return Ok(crate::privacy::DataKeys::parse(keys, lookup)?);
+    }
+    #[derive(Serialize, Deserialize)]
+    struct KeyFile {
+        data_keys: String,
+        lookup_key: String,
+    }
+    let path = config.data_dir.join("keys.toml");
+    let file = match std::fs::read_to_string(&path) {
+        Ok(text) => toml::from_str::<KeyFile>(&text)
+            .map_err(|e| KeyError::File(path.display().to_string(), e.to_string()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let file = KeyFile {
+                data_keys: format!("k1:{}", crate::privacy::DataKeys::generate_key()?),
+                lookup_key: crate::privacy::DataKeys::generate_key()?,
+            };
+            std::fs::create_dir_all(&config.data_dir)
+                .map_err(|e| KeyError::File(path.display().to_string(), e.to_string()))?;
+            let text = toml::to_string(&file)
+                .map_err(|e| KeyError::File(path.display().to_string(), e.to_string()))?;
+            write_private(&path, &text)
+                .map_err(|e| KeyError::File(path.display().to_string(), e.to_string()))?;
+            tracing::warn!(path = %path.display(), "created keys for personal data; back this file up with the database");
+            file
+        }
+        Err(e) => return Err(KeyError::File(path.display().to_string(), e.to_string())),
+    };
+    Ok(crate::privacy::DataKeys::parse(
+        &file.data_keys,
+        &file.lookup_key,
+    )?)
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("keys file {0}: {1}")]
+    File(String, String),
+    #[error(transparent)]
+    Keys(#[from] crate::privacy::PrivacyError),
 }
 
 /// `postgres://user:secret@host/db` → `postgres://user:***@host/db`; also hides `password=` parameters.

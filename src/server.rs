@@ -5,8 +5,11 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::catalog::{Catalog, SharedCatalog};
-use crate::config::Config;
-use crate::storage::{Db, StorageError};
+use std::sync::Arc;
+
+use crate::config::{Config, Mode};
+use crate::http::Settings;
+use crate::storage::{self, Db, StorageError};
 use crate::{demo, http};
 
 pub struct ServeOptions {
@@ -56,15 +59,24 @@ pub async fn prepare(
     Ok(SharedCatalog::new(catalog))
 }
 
-pub async fn serve(config: Config, options: ServeOptions) -> anyhow::Result<()> {
+pub async fn serve(mut config: Config, options: ServeOptions) -> anyhow::Result<()> {
+    if options.demo && config.mode == Mode::Production {
+        config.mode = Mode::Demo;
+    }
+    let settings = Settings {
+        keys: Arc::new(crate::config::data_keys(&config)?),
+        mode: config.mode,
+        secure_cookies: config.secure_cookies,
+    };
     let db = open_db(&config).await?;
     let catalog = prepare(&db, &options, config.is_embedded_sqlite()).await?;
     let listener = TcpListener::bind(&config.listen).await?;
-    tracing::info!(listen = %listener.local_addr()?, engine = db.engine().name(), "serving");
+    tracing::info!(listen = %listener.local_addr()?, engine = db.engine().name(), mode = ?config.mode, "serving");
     run(
         listener,
         db,
         catalog,
+        settings,
         Duration::from_secs(config.catalog_refresh_secs.max(1)),
         shutdown_signal(),
     )
@@ -76,9 +88,14 @@ pub async fn run(
     listener: TcpListener,
     db: Db,
     catalog: SharedCatalog,
+    settings: Settings,
     refresh: Duration,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let deliverer = settings.dev_outbox().then(|| {
+        let db = db.clone();
+        tokio::spawn(async move { deliver_to_dev_outbox(db).await })
+    });
     let refresher = {
         let db = db.clone();
         let catalog = catalog.clone();
@@ -97,14 +114,43 @@ pub async fn run(
             }
         })
     };
-    let app = http::router(db.clone(), catalog);
+    let app = http::router(db.clone(), catalog, settings);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await?;
     refresher.abort();
+    if let Some(task) = deliverer {
+        task.abort();
+    }
     db.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The development channel: messages written to the outbox (in the transaction of the change
+/// that caused them) are delivered by marking them, after which /dev/outbox shows them. Real
+/// e-mail and SMS channels plug in here.
+async fn deliver_to_dev_outbox(db: Db) {
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let pending = match storage::accounts::pending_messages(&db, 100).await {
+            Ok(pending) => pending,
+            Err(e) => {
+                tracing::warn!(error = %e, "outbox: cannot read pending messages");
+                continue;
+            }
+        };
+        for message in pending {
+            match storage::accounts::mark_delivered(&db, message.id, chrono::Utc::now()).await {
+                Ok(_) => {
+                    tracing::debug!(id = %message.id, channel = %message.channel, "outbox: delivered to the development outbox")
+                }
+                Err(e) => tracing::warn!(id = %message.id, error = %e, "outbox: delivery failed"),
+            }
+        }
+    }
 }
 
 async fn shutdown_signal() {

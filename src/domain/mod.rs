@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod calendar;
 pub mod catalog;
+pub mod identifier;
 pub mod nik;
 pub mod opening;
 pub mod region;

@@ -174,6 +174,32 @@ impl PageError {
         }
     }
 
+    /// Any other client error, with its message.
+    pub fn status(
+        lang: Lang,
+        status: StatusCode,
+        id: impl Into<String>,
+        en: impl Into<String>,
+    ) -> PageError {
+        PageError {
+            lang,
+            status,
+            message: Some((id.into(), en.into())),
+            error_id: None,
+            here: "/".to_owned(),
+        }
+    }
+
+    pub fn unavailable(lang: Lang, here: &str) -> PageError {
+        PageError {
+            lang,
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: None,
+            error_id: None,
+            here: here.to_owned(),
+        }
+    }
+
     pub fn internal(lang: Lang, here: &str, error: &dyn std::error::Error) -> PageError {
         PageError {
             lang,
@@ -203,6 +229,9 @@ impl IntoResponse for PageError {
         let (title, default_message) = match self.status {
             StatusCode::NOT_FOUND => (t.not_found_title, t.not_found_body),
             StatusCode::BAD_REQUEST => (t.bad_request_title, ""),
+            StatusCode::FORBIDDEN => (t.forbidden_title, ""),
+            StatusCode::TOO_MANY_REQUESTS => (t.too_many_title, ""),
+            StatusCode::SERVICE_UNAVAILABLE => (t.unavailable_title, ""),
             _ => (t.error_title, ""),
         };
         let message = match (&self.message, self.lang) {

@@ -1,6 +1,7 @@
 //! HTTP: people's pages (HTML), the machines' API (`/api/v1`, OpenAPI at `/openapi.json`), health.
 //! Handlers are thin: they read the catalog snapshot or call storage, and render.
 
+pub mod account;
 pub mod api;
 pub mod errors;
 pub mod i18n;
@@ -26,13 +27,38 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::catalog::SharedCatalog;
+use crate::config::Mode;
+use crate::privacy::DataKeys;
 use crate::storage::Db;
 use errors::ApiError;
+
+/// What the HTTP layer needs beyond the database and the catalog.
+#[derive(Clone)]
+pub struct Settings {
+    /// Keys sealing personal data.
+    pub keys: Arc<DataKeys>,
+    pub mode: Mode,
+    pub secure_cookies: bool,
+}
+
+impl Settings {
+    /// Delivered messages are readable at /dev/outbox (never in production).
+    pub fn dev_outbox(&self) -> bool {
+        self.mode != Mode::Production
+    }
+
+    /// Whether sign-in codes can reach people. Only the development outbox delivers today; e-mail
+    /// and SMS channels come with the accounts issue, and until then production says so.
+    pub fn can_deliver(&self) -> bool {
+        self.dev_outbox()
+    }
+}
 
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
     pub catalog: SharedCatalog,
+    pub settings: Settings,
     openapi_json: Arc<String>,
     page_cache: Arc<pages::PageCache>,
 }
@@ -80,11 +106,12 @@ pub fn openapi_json() -> String {
         .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
 
-pub fn router(db: Db, catalog: SharedCatalog) -> Router {
+pub fn router(db: Db, catalog: SharedCatalog, settings: Settings) -> Router {
     let (api, doc) = api_router().split_for_parts();
     let state = AppState {
         db,
         catalog,
+        settings,
         openapi_json: Arc::new(doc.to_pretty_json().unwrap_or_default()),
         page_cache: Arc::new(pages::PageCache::new()),
     };
@@ -96,6 +123,17 @@ pub fn router(db: Db, catalog: SharedCatalog) -> Router {
         .route("/layanan/{id}", get(pages::service))
         .route("/layanan-nasional/{slug}", get(pages::national_service))
         .route("/bahasa/{code}", get(pages::switch_language))
+        .route(
+            "/masuk",
+            get(account::sign_in_form).post(account::send_code),
+        )
+        .route(
+            "/masuk/kode",
+            get(account::code_form).post(account::enter_code),
+        )
+        .route("/akun", get(account::account))
+        .route("/keluar", axum::routing::post(account::sign_out))
+        .route("/dev/outbox", get(account::dev_outbox))
         .route("/static/style.css", get(pages::style))
         .route("/openapi.json", get(openapi_document));
     // Pages differ by the `lang` cookie: caches must key on it.

@@ -7,6 +7,7 @@
 //!
 //! `sqlx::Any` is not used: it cannot carry UUIDs, dates or JSON.
 
+pub mod accounts;
 pub mod audit;
 pub mod catalog;
 pub mod holidays;

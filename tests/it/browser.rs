@@ -184,7 +184,7 @@ async fn citizen_searches_ktp_and_reads_the_service_standard(engine: Engine) {
         .expect("prop");
     assert_eq!(checked.as_deref(), Some("true"));
     // Switch to English and stay on the same page.
-    c.find(Locator::Css("header nav a"))
+    c.find(Locator::Css("header nav a[hreflang]"))
         .await
         .expect("switch")
         .click()
@@ -259,6 +259,9 @@ async fn pages_pass_automated_accessibility_checks(engine: Engine) {
         service.clone(),
         "/mpp/tidak-ada".to_owned(),
         "/layanan-nasional/penerbitan-ktp-el".to_owned(),
+        "/masuk".to_owned(),
+        "/masuk/kode?ref=0190a1b2-0000-7000-8000-000000000000".to_owned(),
+        "/dev/outbox".to_owned(),
         format!("{service}?lang=en"),
     ];
     for path in &pages {
@@ -345,5 +348,103 @@ async fn pages_pass_automated_accessibility_checks(engine: Engine) {
             .as_str()
             .ends_with("#isi")
     );
+    browser.close().await;
+}
+
+both_engines!(citizen_signs_up_with_a_code_from_the_outbox);
+
+/// Sign-up as a person does it in the demo: ask for a code, read it at /dev/outbox, enter it.
+async fn citizen_signs_up_with_a_code_from_the_outbox(engine: Engine) {
+    let Some(app) = TestApp::demo(engine).await else {
+        return;
+    };
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let c = &browser.client;
+    c.goto(&app.url("/")).await.expect("home");
+    c.find(Locator::Css("header a.account"))
+        .await
+        .expect("account link")
+        .click()
+        .await
+        .expect("click");
+    c.wait()
+        .for_element(Locator::Css("input#identifier"))
+        .await
+        .expect("sign-in page");
+    c.find(Locator::Css("input#identifier"))
+        .await
+        .expect("field")
+        .send_keys("0812-1111-2222")
+        .await
+        .expect("type");
+    c.find(Locator::Css("form.stack button"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("send");
+    c.wait()
+        .for_element(Locator::Css("input#code"))
+        .await
+        .expect("code page");
+    let code_page = c.current_url().await.expect("url");
+    let mut code = String::new();
+    for _ in 0..50 {
+        c.goto(&app.url("/dev/outbox")).await.expect("outbox");
+        let text = c
+            .find(Locator::Css("main"))
+            .await
+            .expect("main")
+            .text()
+            .await
+            .expect("text");
+        if let Some(at) = text.find("Kode masuk MPP Digital Anda: ") {
+            let start = at + "Kode masuk MPP Digital Anda: ".len();
+            code = text[start..start + 6].to_owned();
+            assert!(text.contains("+6281211112222"), "the number was normalized");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(code.len(), 6, "a code reached the outbox");
+    c.goto(code_page.as_str())
+        .await
+        .expect("back to the code page");
+    c.find(Locator::Css("input#code"))
+        .await
+        .expect("field")
+        .send_keys(&code)
+        .await
+        .expect("type");
+    c.find(Locator::Css("form.stack button"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("sign in");
+    c.wait()
+        .for_element(Locator::Css("form[action='/keluar']"))
+        .await
+        .expect("account page");
+    let main = c
+        .find(Locator::Css("main"))
+        .await
+        .expect("main")
+        .text()
+        .await
+        .expect("text");
+    assert!(main.contains("+62812******22"), "masked number: {main}");
+    c.find(Locator::Css("form[action='/keluar'] button"))
+        .await
+        .expect("sign out")
+        .click()
+        .await
+        .expect("click");
+    c.wait()
+        .for_element(Locator::Css("input#q"))
+        .await
+        .expect("home again");
     browser.close().await;
 }

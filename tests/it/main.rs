@@ -1,6 +1,7 @@
 //! Integration tests: the real server over HTTP, the same suite on SQLite and PostgreSQL.
 //! One test binary keeps link time down.
 
+mod accounts;
 mod api;
 mod browser;
 mod cli;

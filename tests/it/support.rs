@@ -178,9 +178,16 @@ impl TestApp {
         let db = tmp.db.clone();
         let served = catalog;
         tokio::spawn(async move {
-            let _ = server::run(listener, db, served, Duration::from_millis(100), async {
-                let _ = rx.await;
-            })
+            let _ = server::run(
+                listener,
+                db,
+                served,
+                test_settings(),
+                Duration::from_millis(100),
+                async {
+                    let _ = rx.await;
+                },
+            )
             .await;
         });
         let http = reqwest::Client::builder()
@@ -226,6 +233,19 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+    }
+}
+
+/// Development mode (the outbox is readable) with fresh keys for personal data.
+pub fn test_settings() -> mpp::http::Settings {
+    let key = mpp::privacy::DataKeys::generate_key().expect("key");
+    let lookup = mpp::privacy::DataKeys::generate_key().expect("key");
+    mpp::http::Settings {
+        keys: std::sync::Arc::new(
+            mpp::privacy::DataKeys::parse(&format!("k1:{key}"), &lookup).expect("keys"),
+        ),
+        mode: mpp::config::Mode::Development,
+        secure_cookies: false,
     }
 }
 

@@ -1,0 +1,516 @@
+//! Citizens' sign-in by one-time code (which also signs them up), sessions, and the development
+//! outbox. The same answer is given whether an account exists or not.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Form;
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{Duration, Utc};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::AppState;
+use super::errors::PageError;
+use super::i18n::{Lang, Texts};
+use crate::domain::identifier::Identifier;
+use crate::storage::accounts::{self, CodeCheck, CodeError, NewCode, NewMessage};
+
+const SESSION_COOKIE: &str = "sesi";
+const CSRF_COOKIE: &str = "csrf";
+const CODE_MINUTES: i64 = 10;
+const SESSION_DAYS: i64 = 30;
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .flat_map(|h| h.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+fn random_token() -> Result<String, PageError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|_| PageError::unavailable(Lang::Id, "/"))?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+fn set_cookie(response: &mut Response, app: &AppState, name: &str, value: &str, max_age: i64) {
+    let secure = if app.settings.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    let text = format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}");
+    if let Ok(v) = HeaderValue::from_str(&text) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+/// The CSRF token of this browser (double-submit: a cookie and the same value in each form),
+/// created when missing.
+fn csrf(headers: &HeaderMap) -> Result<(String, bool), PageError> {
+    match cookie(headers, CSRF_COOKIE).filter(|t| t.len() >= 32) {
+        Some(token) => Ok((token, false)),
+        None => Ok((random_token()?, true)),
+    }
+}
+
+fn check_csrf(headers: &HeaderMap, sent: &str, lang: Lang) -> Result<(), PageError> {
+    let expected = cookie(headers, CSRF_COOKIE).unwrap_or_default();
+    let same = !expected.is_empty()
+        && expected.len() == sent.len()
+        && expected
+            .bytes()
+            .zip(sent.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if same {
+        Ok(())
+    } else {
+        Err(PageError::status(
+            lang,
+            StatusCode::FORBIDDEN,
+            "Formulir kedaluwarsa atau tidak berasal dari halaman ini. Muat ulang halaman lalu coba lagi.",
+            "The form expired or did not come from this site. Reload the page and try again.",
+        ))
+    }
+}
+
+fn render(
+    page: impl Template,
+    status: StatusCode,
+    csrf_cookie: Option<(&AppState, &str)>,
+) -> Response {
+    let mut response = match page.render() {
+        Ok(html) => (status, axum::response::Html(html)).into_response(),
+        Err(e) => PageError::internal(Lang::Id, "/", &e).into_response(),
+    };
+    if let Some((app, token)) = csrf_cookie {
+        set_cookie(&mut response, app, CSRF_COOKIE, token, 60 * 60 * 24);
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "signin.html")]
+struct SignInPage<'a> {
+    t: &'static Texts,
+    lang: Lang,
+    here: String,
+    csrf: &'a str,
+    identifier: &'a str,
+    error: Option<&'static str>,
+}
+
+pub async fn sign_in_form(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let (token, fresh) = csrf(&headers)?;
+    let page = SignInPage {
+        t: lang.texts(),
+        lang,
+        here: "/masuk".into(),
+        csrf: &token,
+        identifier: "",
+        error: None,
+    };
+    Ok(render(
+        page,
+        StatusCode::OK,
+        fresh.then_some((&app, token.as_str())),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct SignInForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    identifier: String,
+}
+
+/// Sends a code to the address or number given. Whether an account exists is never revealed:
+/// the answer is the same, and the first successful code creates the account.
+pub async fn send_code(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    form: Result<Form<SignInForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let Ok(Form(form)) = form else {
+        return Err(PageError::bad_request(
+            lang,
+            "/masuk",
+            "Formulir tidak dapat dibaca.",
+            "The form cannot be read.",
+        ));
+    };
+    check_csrf(&headers, &form.csrf, lang)?;
+    let t = lang.texts();
+    let identifier = match Identifier::parse(&form.identifier) {
+        Ok(identifier) => identifier,
+        Err(e) => {
+            let message = if lang == Lang::En {
+                e.message_en()
+            } else {
+                e.message_id()
+            };
+            let raw: String = form.identifier.chars().take(200).collect();
+            let page = SignInPage {
+                t,
+                lang,
+                here: "/masuk".into(),
+                csrf: &form.csrf,
+                identifier: &raw,
+                error: Some(message),
+            };
+            return Ok(render(page, StatusCode::BAD_REQUEST, None));
+        }
+    };
+    if !app.settings.can_deliver() {
+        return Err(PageError::status(
+            lang,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Pengiriman kode masuk belum dikonfigurasi di server ini.",
+            "Sending sign-in codes is not configured on this server.",
+        ));
+    }
+    let keys = &app.settings.keys;
+    let id = Uuid::now_v7();
+    let mut digits = [0u8; 4];
+    getrandom::fill(&mut digits).map_err(|_| PageError::unavailable(lang, "/masuk"))?;
+    let code = format!("{:06}", u32::from_le_bytes(digits) % 1_000_000);
+    let seal = |context: &str, value: &[u8]| {
+        keys.seal(context, value)
+            .map_err(|e| PageError::internal(lang, "/masuk", &e))
+    };
+    let identifier_sealed = seal("account.identifier", identifier.as_str().as_bytes())?;
+    let recipient_sealed = seal("outbox.recipient", identifier.as_str().as_bytes())?;
+    let body = format!(
+        "Kode masuk MPP Digital Anda: {code}. Berlaku {CODE_MINUTES} menit. Jangan berikan kode ini kepada siapa pun.\n\
+         Your MPP Digital sign-in code: {code}. Valid for {CODE_MINUTES} minutes. Never share it."
+    );
+    let body_sealed = seal("outbox.body", body.as_bytes())?;
+    let identifier_hash = keys.lookup_hash("account.identifier", identifier.as_str());
+    let code_hash = keys.lookup_hash("login.code", &format!("{id}:{code}"));
+    let now = Utc::now();
+    let new = NewCode {
+        id,
+        identifier_kind: identifier.kind(),
+        identifier_hash: &identifier_hash,
+        identifier_sealed: &identifier_sealed,
+        code_hash: &code_hash,
+        expires_at: now + Duration::minutes(CODE_MINUTES),
+        message: NewMessage {
+            channel: if identifier.kind() == "email" {
+                "email"
+            } else {
+                "sms"
+            },
+            recipient_sealed: &recipient_sealed,
+            subject: "Kode masuk MPP Digital",
+            body_sealed: &body_sealed,
+        },
+    };
+    match accounts::create_code(&app.db, new, now).await {
+        Ok(()) => Ok(Redirect::to(&format!("/masuk/kode?ref={id}")).into_response()),
+        Err(CodeError::RateLimited) => Err(PageError::status(
+            lang,
+            StatusCode::TOO_MANY_REQUESTS,
+            "Terlalu banyak permintaan kode untuk alamat ini. Coba lagi dalam 15 menit.",
+            "Too many codes were requested for this address. Try again in 15 minutes.",
+        )),
+        Err(CodeError::Storage(e)) => Err(PageError::internal(lang, "/masuk", &e)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CodeQuery {
+    #[serde(rename = "ref")]
+    reference: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "code.html")]
+struct CodePage<'a> {
+    t: &'static Texts,
+    lang: Lang,
+    here: String,
+    csrf: &'a str,
+    reference: &'a str,
+    error: Option<String>,
+    dev_outbox: bool,
+}
+
+pub async fn code_form(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    query: Result<Query<CodeQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let reference = query
+        .ok()
+        .and_then(|Query(q)| q.reference)
+        .filter(|r| Uuid::parse_str(r).is_ok());
+    let Some(reference) = reference else {
+        return Ok(Redirect::to("/masuk").into_response());
+    };
+    let (token, fresh) = csrf(&headers)?;
+    let page = CodePage {
+        t: lang.texts(),
+        lang,
+        here: "/masuk".into(),
+        csrf: &token,
+        reference: &reference,
+        error: None,
+        dev_outbox: app.settings.dev_outbox(),
+    };
+    Ok(render(
+        page,
+        StatusCode::OK,
+        fresh.then_some((&app, token.as_str())),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default, rename = "ref")]
+    reference: String,
+    #[serde(default)]
+    code: String,
+}
+
+pub async fn enter_code(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    form: Result<Form<CodeForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let Ok(Form(form)) = form else {
+        return Err(PageError::bad_request(
+            lang,
+            "/masuk",
+            "Formulir tidak dapat dibaca.",
+            "The form cannot be read.",
+        ));
+    };
+    check_csrf(&headers, &form.csrf, lang)?;
+    let t = lang.texts();
+    let retry = |error: String, status: StatusCode| {
+        let page = CodePage {
+            t,
+            lang,
+            here: "/masuk".into(),
+            csrf: &form.csrf,
+            reference: &form.reference,
+            error: Some(error),
+            dev_outbox: app.settings.dev_outbox(),
+        };
+        render(page, status, None)
+    };
+    let code: String = form.code.chars().filter(|c| !c.is_whitespace()).collect();
+    let Ok(id) = Uuid::parse_str(&form.reference) else {
+        return Ok(Redirect::to("/masuk").into_response());
+    };
+    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(retry(t.code_format.to_owned(), StatusCode::BAD_REQUEST));
+    }
+    let expected = app
+        .settings
+        .keys
+        .lookup_hash("login.code", &format!("{id}:{code}"));
+    let matches = |stored: &[u8]| {
+        stored.len() == expected.len()
+            && stored
+                .iter()
+                .zip(expected.iter())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    };
+    let session = random_token()?;
+    let outcome = accounts::check_code(
+        &app.db,
+        id,
+        matches,
+        &token_hash(&session),
+        Duration::days(SESSION_DAYS),
+        Utc::now(),
+    )
+    .await
+    .map_err(|e| PageError::internal(lang, "/masuk", &e))?;
+    match outcome {
+        CodeCheck::SignedIn { .. } => {
+            let mut response = Redirect::to("/akun").into_response();
+            set_cookie(
+                &mut response,
+                &app,
+                SESSION_COOKIE,
+                &session,
+                SESSION_DAYS * 24 * 3600,
+            );
+            Ok(response)
+        }
+        CodeCheck::Wrong { attempts_left } if attempts_left > 0 => Ok(retry(
+            format!("{} ({} {attempts_left})", t.code_wrong, t.tries_left),
+            StatusCode::BAD_REQUEST,
+        )),
+        CodeCheck::Wrong { .. } | CodeCheck::Dead => {
+            Ok(retry(t.code_dead.to_owned(), StatusCode::BAD_REQUEST))
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "account.html")]
+struct AccountPage<'a> {
+    t: &'static Texts,
+    lang: Lang,
+    here: String,
+    csrf: &'a str,
+    identifier: String,
+}
+
+/// The signed-in citizen's page; without a session, the sign-in page.
+pub async fn account(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let Some(token) = cookie(&headers, SESSION_COOKIE) else {
+        return Ok(Redirect::to("/masuk").into_response());
+    };
+    let found = accounts::session(&app.db, &token_hash(&token), Utc::now())
+        .await
+        .map_err(|e| PageError::internal(lang, "/akun", &e))?;
+    let Some(found) = found else {
+        return Ok(Redirect::to("/masuk").into_response());
+    };
+    let raw = app
+        .settings
+        .keys
+        .open("account.identifier", &found.identifier_sealed)
+        .map_err(|e| PageError::internal(lang, "/akun", &e))?;
+    let identifier = match (found.identifier_kind.as_str(), String::from_utf8(raw)) {
+        ("email", Ok(v)) => Identifier::Email(v).masked(),
+        (_, Ok(v)) => Identifier::Phone(v).masked(),
+        (_, Err(_)) => "***".into(),
+    };
+    let (csrf_token, fresh) = csrf(&headers)?;
+    let page = AccountPage {
+        t: lang.texts(),
+        lang,
+        here: "/akun".into(),
+        csrf: &csrf_token,
+        identifier,
+    };
+    Ok(render(
+        page,
+        StatusCode::OK,
+        fresh.then_some((&app, csrf_token.as_str())),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct SignOutForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    everywhere: Option<String>,
+}
+
+/// Ends this session, or every session of the account.
+pub async fn sign_out(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    form: Result<Form<SignOutForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let Ok(Form(form)) = form else {
+        return Err(PageError::bad_request(
+            lang,
+            "/akun",
+            "Formulir tidak dapat dibaca.",
+            "The form cannot be read.",
+        ));
+    };
+    check_csrf(&headers, &form.csrf, lang)?;
+    if let Some(token) = cookie(&headers, SESSION_COOKIE) {
+        accounts::end_sessions(&app.db, &token_hash(&token), form.everywhere.is_some())
+            .await
+            .map_err(|e| PageError::internal(lang, "/akun", &e))?;
+    }
+    let mut response = Redirect::to("/").into_response();
+    set_cookie(&mut response, &app, SESSION_COOKIE, "", 0);
+    Ok(response)
+}
+
+struct ShownMessage {
+    channel: String,
+    recipient: String,
+    subject: String,
+    body: String,
+    created_at: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "outbox.html")]
+struct OutboxPage {
+    t: &'static Texts,
+    lang: Lang,
+    here: String,
+    messages: Vec<ShownMessage>,
+}
+
+/// Delivered messages, readable in development and demo mode only (a 404 in production).
+pub async fn dev_outbox(State(app): State<AppState>, lang: Lang) -> Result<Response, PageError> {
+    if !app.settings.dev_outbox() {
+        return Err(PageError::not_found(lang, "/dev/outbox"));
+    }
+    let keys = &app.settings.keys;
+    let rows = accounts::delivered_messages(&app.db, 50)
+        .await
+        .map_err(|e| PageError::internal(lang, "/dev/outbox", &e))?;
+    let open = |context: &str, sealed: &[u8]| {
+        keys.open(context, sealed)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .unwrap_or_else(|| "?".into())
+    };
+    let messages = rows
+        .into_iter()
+        .map(|m| ShownMessage {
+            recipient: open("outbox.recipient", &m.recipient_sealed),
+            body: open("outbox.body", &m.body_sealed),
+            channel: m.channel,
+            subject: m.subject,
+            created_at: m.created_at,
+        })
+        .collect();
+    let page = OutboxPage {
+        t: lang.texts(),
+        lang,
+        here: "/dev/outbox".into(),
+        messages,
+    };
+    Ok(render(page, StatusCode::OK, None))
+}

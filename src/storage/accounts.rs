@@ -1,0 +1,238 @@
+//! Storage of citizens' accounts, sign-in codes, sessions and the outbox. Personal data is sealed
+//! before it reaches this module; lookups go through keyed hashes.
+
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use uuid::Uuid;
+
+use super::{Db, StorageError, on_pool, on_tx};
+
+/// Codes per identifier within [`CODE_WINDOW_MINUTES`].
+pub const MAX_CODES_PER_WINDOW: i64 = 5;
+pub const CODE_WINDOW_MINUTES: i64 = 15;
+/// Wrong tries before a code is dead.
+pub const MAX_CODE_ATTEMPTS: i32 = 5;
+
+pub fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// A code to send, and the message that carries it, written in one transaction.
+pub struct NewCode<'a> {
+    pub id: Uuid,
+    pub identifier_kind: &'a str,
+    pub identifier_hash: &'a [u8],
+    pub identifier_sealed: &'a [u8],
+    pub code_hash: &'a [u8],
+    pub expires_at: DateTime<Utc>,
+    pub message: NewMessage<'a>,
+}
+
+pub struct NewMessage<'a> {
+    pub channel: &'a str,
+    pub recipient_sealed: &'a [u8],
+    pub subject: &'a str,
+    pub body_sealed: &'a [u8],
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CodeError {
+    #[error("too many codes requested")]
+    RateLimited,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Stores a sign-in code and queues its message, unless the identifier asked too often.
+pub async fn create_code(db: &Db, code: NewCode<'_>, now: DateTime<Utc>) -> Result<(), CodeError> {
+    let since = timestamp(now - Duration::minutes(CODE_WINDOW_MINUTES));
+    let created = timestamp(now);
+    let mut tx = db.begin().await?;
+    let recent: i64 = on_tx!(&mut tx, conn => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM login_codes WHERE identifier_hash = $1 AND created_at > $2")
+            .bind(code.identifier_hash)
+            .bind(&since)
+            .fetch_one(conn)
+            .await
+    })
+    .map_err(StorageError::from)?;
+    if recent >= MAX_CODES_PER_WINDOW {
+        return Err(CodeError::RateLimited);
+    }
+    on_tx!(&mut tx, conn => async {
+        sqlx::query(
+            "INSERT INTO login_codes (id, identifier_kind, identifier_hash, identifier_sealed, code_hash, \
+             attempts, used, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, 0, FALSE, $6, $7)",
+        )
+        .bind(code.id).bind(code.identifier_kind).bind(code.identifier_hash).bind(code.identifier_sealed)
+        .bind(code.code_hash).bind(&created).bind(timestamp(code.expires_at))
+        .execute(&mut *conn).await?;
+        sqlx::query(
+            "INSERT INTO outbox (id, channel, recipient_sealed, subject, body_sealed, created_at, attempts) \
+             VALUES ($1, $2, $3, $4, $5, $6, 0)",
+        )
+        .bind(Uuid::now_v7()).bind(code.message.channel).bind(code.message.recipient_sealed)
+        .bind(code.message.subject).bind(code.message.body_sealed).bind(&created)
+        .execute(&mut *conn).await?;
+        Ok::<(), sqlx::Error>(())
+    }.await)
+    .map_err(StorageError::from)?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The outcome of entering a code.
+#[derive(Debug)]
+pub enum CodeCheck {
+    /// Signed in: the account (created on first sign-in) and the new session's token.
+    SignedIn { account_id: Uuid, created: bool },
+    /// Wrong code; tries left.
+    Wrong { attempts_left: i32 },
+    /// Unknown, expired, already used, or out of tries.
+    Dead,
+}
+
+#[derive(sqlx::FromRow)]
+struct CodeRow {
+    identifier_kind: String,
+    identifier_hash: Vec<u8>,
+    identifier_sealed: Vec<u8>,
+    code_hash: Vec<u8>,
+    attempts: i32,
+}
+
+/// Checks a code and, when right, creates the account if needed and a session, in one
+/// transaction. `matches` compares the stored hash with the entered code's (constant time).
+pub async fn check_code(
+    db: &Db,
+    code_id: Uuid,
+    matches: impl Fn(&[u8]) -> bool,
+    session_token_hash: &[u8],
+    session_ttl: Duration,
+    now: DateTime<Utc>,
+) -> Result<CodeCheck, StorageError> {
+    let now_text = timestamp(now);
+    let mut tx = db.begin().await?;
+    // Counting the try first locks the row: two tries at once are counted one after the other.
+    let row: Option<CodeRow> = on_tx!(&mut tx, conn => {
+        sqlx::query_as(
+            "UPDATE login_codes SET attempts = attempts + 1 \
+             WHERE id = $1 AND used = FALSE AND attempts < $2 AND expires_at > $3 \
+             RETURNING identifier_kind, identifier_hash, identifier_sealed, code_hash, attempts",
+        )
+        .bind(code_id).bind(MAX_CODE_ATTEMPTS).bind(&now_text)
+        .fetch_optional(conn)
+        .await
+    })?;
+    let Some(row) = row else {
+        return Ok(CodeCheck::Dead);
+    };
+    if !matches(&row.code_hash) {
+        tx.commit().await?;
+        return Ok(CodeCheck::Wrong {
+            attempts_left: MAX_CODE_ATTEMPTS - row.attempts,
+        });
+    }
+    let new_id = Uuid::now_v7();
+    let (account_id, created) = on_tx!(&mut tx, conn => {
+        sqlx::query("UPDATE login_codes SET used = TRUE WHERE id = $1").bind(code_id).execute(&mut *conn).await?;
+        let inserted = sqlx::query(
+            "INSERT INTO accounts (id, kind, identifier_kind, identifier_hash, identifier_sealed, created_at) \
+             VALUES ($1, 'citizen', $2, $3, $4, $5) ON CONFLICT (identifier_hash) DO NOTHING",
+        )
+        .bind(new_id).bind(&row.identifier_kind).bind(&row.identifier_hash).bind(&row.identifier_sealed).bind(&now_text)
+        .execute(&mut *conn).await?.rows_affected();
+        let id: Uuid = sqlx::query_scalar("SELECT id FROM accounts WHERE identifier_hash = $1")
+            .bind(&row.identifier_hash).fetch_one(&mut *conn).await?;
+        sqlx::query("INSERT INTO sessions (token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(session_token_hash).bind(id).bind(&now_text).bind(timestamp(now + session_ttl))
+            .execute(&mut *conn).await?;
+        Ok::<(Uuid, bool), sqlx::Error>((id, inserted == 1))
+    })?;
+    tx.commit().await?;
+    Ok(CodeCheck::SignedIn {
+        account_id,
+        created,
+    })
+}
+
+/// The account behind a live session.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionAccount {
+    pub account_id: Uuid,
+    pub identifier_kind: String,
+    pub identifier_sealed: Vec<u8>,
+}
+
+pub async fn session(
+    db: &Db,
+    token_hash: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Option<SessionAccount>, StorageError> {
+    Ok(on_pool!(db, pool => {
+        sqlx::query_as(
+            "SELECT a.id AS account_id, a.identifier_kind, a.identifier_sealed FROM sessions s \
+             JOIN accounts a ON a.id = s.account_id WHERE s.token_hash = $1 AND s.expires_at > $2",
+        )
+        .bind(token_hash).bind(timestamp(now))
+        .fetch_optional(pool)
+        .await
+    })?)
+}
+
+/// Ends one session, or every session of its account.
+pub async fn end_sessions(
+    db: &Db,
+    token_hash: &[u8],
+    everywhere: bool,
+) -> Result<u64, StorageError> {
+    Ok(on_pool!(db, pool => {
+        let sql = if everywhere {
+            "DELETE FROM sessions WHERE account_id IN (SELECT account_id FROM sessions WHERE token_hash = $1)"
+        } else {
+            "DELETE FROM sessions WHERE token_hash = $1"
+        };
+        sqlx::query(sql).bind(token_hash).execute(pool).await.map(|r| r.rows_affected())
+    })?)
+}
+
+/// A message in the outbox.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OutboxMessage {
+    pub id: Uuid,
+    pub channel: String,
+    pub recipient_sealed: Vec<u8>,
+    pub subject: String,
+    pub body_sealed: Vec<u8>,
+    pub created_at: String,
+    pub delivered_at: Option<String>,
+}
+
+/// Messages not delivered yet, oldest first.
+pub async fn pending_messages(db: &Db, limit: i64) -> Result<Vec<OutboxMessage>, StorageError> {
+    Ok(on_pool!(db, pool => {
+        sqlx::query_as(
+            "SELECT id, channel, recipient_sealed, subject, body_sealed, created_at, delivered_at FROM outbox \
+             WHERE delivered_at IS NULL ORDER BY created_at LIMIT $1",
+        )
+        .bind(limit).fetch_all(pool).await
+    })?)
+}
+
+/// Records a delivery; false when another worker already delivered it.
+pub async fn mark_delivered(db: &Db, id: Uuid, now: DateTime<Utc>) -> Result<bool, StorageError> {
+    Ok(on_pool!(db, pool => {
+        sqlx::query("UPDATE outbox SET delivered_at = $2, attempts = attempts + 1 WHERE id = $1 AND delivered_at IS NULL")
+            .bind(id).bind(timestamp(now)).execute(pool).await.map(|r| r.rows_affected() == 1)
+    })?)
+}
+
+/// The latest delivered messages (development and demo mode only).
+pub async fn delivered_messages(db: &Db, limit: i64) -> Result<Vec<OutboxMessage>, StorageError> {
+    Ok(on_pool!(db, pool => {
+        sqlx::query_as(
+            "SELECT id, channel, recipient_sealed, subject, body_sealed, created_at, delivered_at FROM outbox \
+             WHERE delivered_at IS NOT NULL ORDER BY created_at DESC LIMIT $1",
+        )
+        .bind(limit).fetch_all(pool).await
+    })?)
+}

@@ -1,0 +1,444 @@
+//! Citizens sign up and sign in by one-time code, on both engines.
+
+use crate::both_engines;
+use crate::support::{Engine, TestApp};
+
+both_engines!(
+    citizen_signs_up_reads_the_code_and_signs_out,
+    forms_without_the_csrf_token_are_refused,
+    bad_identifiers_and_codes_get_clear_errors,
+    no_enumeration_and_codes_are_rate_limited,
+    personal_data_is_not_stored_in_clear,
+);
+
+struct Browser<'a> {
+    app: &'a TestApp,
+    cookies: Vec<(String, String)>,
+}
+
+impl<'a> Browser<'a> {
+    fn new(app: &'a TestApp) -> Browser<'a> {
+        Browser {
+            app,
+            cookies: Vec::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn remember(&mut self, response: &reqwest::Response) {
+        for header in response.headers().get_all("set-cookie") {
+            let text = header.to_str().expect("cookie");
+            let (pair, _) = text.split_once(';').unwrap_or((text, ""));
+            let (k, v) = pair.split_once('=').expect("name=value");
+            self.cookies.retain(|(name, _)| name != k);
+            if !v.is_empty() {
+                self.cookies.push((k.to_owned(), v.to_owned()));
+            }
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> (u16, String, Option<String>) {
+        let response = self
+            .app
+            .http
+            .get(self.app.url(path))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .expect("get");
+        self.remember(&response);
+        let location = response
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().expect("location").to_owned());
+        (
+            response.status().as_u16(),
+            response.text().await.expect("body"),
+            location,
+        )
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> (u16, String, Option<String>) {
+        let response = self
+            .app
+            .http
+            .post(self.app.url(path))
+            .header("cookie", self.cookie_header())
+            .form(form)
+            .send()
+            .await
+            .expect("post");
+        self.remember(&response);
+        let location = response
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().expect("location").to_owned());
+        (
+            response.status().as_u16(),
+            response.text().await.expect("body"),
+            location,
+        )
+    }
+
+    fn csrf(&self) -> String {
+        self.cookies
+            .iter()
+            .find(|(k, _)| k == "csrf")
+            .map(|(_, v)| v.clone())
+            .expect("csrf cookie")
+    }
+}
+
+/// The code sent to `who`, read from the development outbox once delivered.
+async fn code_for(app: &TestApp, who: &str) -> String {
+    for _ in 0..100 {
+        let (_, html) = app.get_text("/dev/outbox").await;
+        if let Some(at) = html.find(who) {
+            let rest = &html[at..];
+            let start = rest
+                .find("Kode masuk MPP Digital Anda: ")
+                .expect("the message")
+                + "Kode masuk MPP Digital Anda: ".len();
+            return rest[start..start + 6].to_owned();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no code delivered to {who}");
+}
+
+async fn request_code(b: &mut Browser<'_>, who: &str) -> String {
+    b.get("/masuk").await;
+    let csrf = b.csrf();
+    let (status, _, location) = b
+        .post("/masuk", &[("csrf", &csrf), ("identifier", who)])
+        .await;
+    assert_eq!(status, 303, "{who}");
+    let location = location.expect("to the code page");
+    assert!(location.starts_with("/masuk/kode?ref="), "{location}");
+    location["/masuk/kode?ref=".len()..].to_owned()
+}
+
+async fn citizen_signs_up_reads_the_code_and_signs_out(engine: Engine) {
+    let Some(app) = TestApp::demo(engine).await else {
+        return;
+    };
+    let mut b = Browser::new(&app);
+    let (status, _, location) = b.get("/akun").await;
+    assert_eq!(
+        (status, location.as_deref()),
+        (303, Some("/masuk")),
+        "signed out: to the sign-in page"
+    );
+
+    let reference = request_code(&mut b, "Warga.Batu@Contoh.ID").await;
+    let (status, html, _) = b.get(&format!("/masuk/kode?ref={reference}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("href=\"/dev/outbox\""),
+        "development mode points to the outbox"
+    );
+    let code = code_for(&app, "warga.batu@contoh.id").await;
+    let csrf = b.csrf();
+    let response = app
+        .http
+        .post(app.url("/masuk/kode"))
+        .header("cookie", b.cookie_header())
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("ref", reference.as_str()),
+            ("code", code.as_str()),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/akun");
+    let session_cookie = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|h| h.to_str().expect("cookie").to_owned())
+        .find(|c| c.starts_with("sesi="))
+        .expect("session cookie");
+    assert!(
+        session_cookie.contains("HttpOnly") && session_cookie.contains("SameSite=Lax"),
+        "{session_cookie}"
+    );
+    b.remember(&response);
+
+    let (status, html, _) = b.get("/akun").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("w***@contoh.id"), "masked on screen");
+    assert!(!html.contains("warga.batu@contoh.id"));
+
+    // The same code does not work twice.
+    let (status, html, _) = b
+        .post(
+            "/masuk/kode",
+            &[("csrf", &csrf), ("ref", &reference), ("code", &code)],
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(html.contains("sudah tidak berlaku"));
+
+    let (status, _, location) = b.post("/keluar", &[("csrf", &csrf)]).await;
+    assert_eq!((status, location.as_deref()), (303, Some("/")));
+    let (_, _, location) = b.get("/akun").await;
+    assert_eq!(location.as_deref(), Some("/masuk"), "signed out");
+
+    // Signing in again finds the same account (the address typed differently).
+    let reference = request_code(&mut b, "warga.batu@contoh.id").await;
+    let code2 = code_for_nth(&app, "warga.batu@contoh.id", 2).await;
+    let (status, _, _) = b
+        .post(
+            "/masuk/kode",
+            &[("csrf", &csrf), ("ref", &reference), ("code", &code2)],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let accounts: i64 = match app.db() {
+        mpp::storage::Db::Sqlite(p) => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
+                .fetch_one(p)
+                .await
+        }
+        mpp::storage::Db::Postgres(p) => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
+                .fetch_one(p)
+                .await
+        }
+    }
+    .expect("count");
+    assert_eq!(accounts, 1);
+    // Signing out everywhere ends every session of the account.
+    let (status, _, _) = b
+        .post("/keluar", &[("csrf", &csrf), ("everywhere", "1")])
+        .await;
+    assert_eq!(status, 303);
+}
+
+/// The `n`-th code sent to `who` (the outbox lists newest first).
+async fn code_for_nth(app: &TestApp, who: &str, n: usize) -> String {
+    for _ in 0..100 {
+        let (_, html) = app.get_text("/dev/outbox").await;
+        if html.matches(who).count() >= n {
+            return code_for(app, who).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("fewer than {n} codes for {who}");
+}
+
+async fn forms_without_the_csrf_token_are_refused(engine: Engine) {
+    let Some(app) = TestApp::spawn(engine, false).await else {
+        return;
+    };
+    let mut b = Browser::new(&app);
+    b.get("/masuk").await;
+    for (path, form) in [
+        ("/masuk", vec![("identifier", "a@contoh.id")]),
+        (
+            "/masuk",
+            vec![
+                ("identifier", "a@contoh.id"),
+                ("csrf", "salah-salah-salah-salah-salah-salah"),
+            ],
+        ),
+        (
+            "/masuk/kode",
+            vec![
+                ("ref", "0190a1b2-0000-7000-8000-000000000000"),
+                ("code", "123456"),
+            ],
+        ),
+        ("/keluar", vec![]),
+    ] {
+        let (status, html, _) = b.post(path, &form).await;
+        assert_eq!(status, 403, "{path} {form:?}");
+        assert!(html.contains("Formulir kedaluwarsa"), "{path}");
+    }
+}
+
+async fn bad_identifiers_and_codes_get_clear_errors(engine: Engine) {
+    let Some(app) = TestApp::spawn(engine, false).await else {
+        return;
+    };
+    let mut b = Browser::new(&app);
+    b.get("/masuk").await;
+    let csrf = b.csrf();
+    for (who, message) in [
+        ("", "Isi alamat surel"),
+        ("warga@", "Alamat surel tidak valid"),
+        ("0341 512345", "Nomor ponsel tidak valid"),
+    ] {
+        let (status, html, _) = b
+            .post("/masuk", &[("csrf", &csrf), ("identifier", who)])
+            .await;
+        assert_eq!(status, 400, "{who:?}");
+        assert!(html.contains(message), "{who:?}");
+        assert!(html.contains("aria-invalid=\"true\""));
+    }
+    let reference = request_code(&mut b, "0812 3456 7890").await;
+    let (status, html, _) = b
+        .post(
+            "/masuk/kode",
+            &[("csrf", &csrf), ("ref", &reference), ("code", "12ab")],
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(html.contains("6 angka"));
+    // Five wrong tries kill the code, even the right one after them.
+    let right = code_for(&app, "+6281234567890").await;
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    for left in (1..5).rev() {
+        let (_, html, _) = b
+            .post(
+                "/masuk/kode",
+                &[("csrf", &csrf), ("ref", &reference), ("code", wrong)],
+            )
+            .await;
+        assert!(html.contains(&format!("sisa percobaan: {left}")), "{left}");
+    }
+    let (_, html, _) = b
+        .post(
+            "/masuk/kode",
+            &[("csrf", &csrf), ("ref", &reference), ("code", wrong)],
+        )
+        .await;
+    assert!(html.contains("sudah tidak berlaku"));
+    let (status, html, _) = b
+        .post(
+            "/masuk/kode",
+            &[("csrf", &csrf), ("ref", &reference), ("code", &right)],
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(html.contains("sudah tidak berlaku"));
+}
+
+async fn no_enumeration_and_codes_are_rate_limited(engine: Engine) {
+    let Some(app) = TestApp::spawn(engine, false).await else {
+        return;
+    };
+    let mut b = Browser::new(&app);
+    // An existing account and a new address get the same kind of answer.
+    let reference = request_code(&mut b, "lama@contoh.id").await;
+    let code = code_for(&app, "lama@contoh.id").await;
+    let csrf = b.csrf();
+    b.post(
+        "/masuk/kode",
+        &[("csrf", &csrf), ("ref", &reference), ("code", &code)],
+    )
+    .await;
+    let mut fresh = Browser::new(&app);
+    fresh.get("/masuk").await;
+    let csrf = fresh.csrf();
+    let existing = fresh
+        .post(
+            "/masuk",
+            &[("csrf", &csrf), ("identifier", "lama@contoh.id")],
+        )
+        .await;
+    let new = fresh
+        .post(
+            "/masuk",
+            &[("csrf", &csrf), ("identifier", "baru@contoh.id")],
+        )
+        .await;
+    assert_eq!((existing.0, new.0), (303, 303));
+    assert_eq!(existing.1, new.1, "same body");
+    assert!(
+        existing
+            .2
+            .expect("location")
+            .starts_with("/masuk/kode?ref=")
+            && new.2.expect("location").starts_with("/masuk/kode?ref=")
+    );
+    // Five codes per address per 15 minutes (one was asked above).
+    for _ in 0..4 {
+        let (status, _, _) = fresh
+            .post(
+                "/masuk",
+                &[("csrf", &csrf), ("identifier", "baru@contoh.id")],
+            )
+            .await;
+        assert_eq!(status, 303);
+    }
+    let (status, html, _) = fresh
+        .post(
+            "/masuk",
+            &[("csrf", &csrf), ("identifier", "BARU@contoh.id")],
+        )
+        .await;
+    assert_eq!(status, 429);
+    assert!(html.contains("Terlalu banyak permintaan kode"));
+}
+
+async fn personal_data_is_not_stored_in_clear(engine: Engine) {
+    let Some(app) = TestApp::spawn(engine, false).await else {
+        return;
+    };
+    let mut b = Browser::new(&app);
+    let reference = request_code(&mut b, "rahasia.sekali@contoh.id").await;
+    let code = code_for(&app, "rahasia.sekali@contoh.id").await;
+    let csrf = b.csrf();
+    b.post(
+        "/masuk/kode",
+        &[("csrf", &csrf), ("ref", &reference), ("code", &code)],
+    )
+    .await;
+    let needle = b"rahasia.sekali";
+    match app.db() {
+        mpp::storage::Db::Sqlite(pool) => {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(pool)
+                .await
+                .expect("checkpoint");
+            let path = app.tmp.url.trim_start_matches("sqlite://");
+            for file in [path.to_owned(), format!("{path}-wal")] {
+                if let Ok(bytes) = std::fs::read(&file) {
+                    assert!(
+                        !bytes.windows(needle.len()).any(|w| w == needle),
+                        "{file} holds the address in clear"
+                    );
+                    assert!(
+                        !bytes.windows(code.len()).any(|w| w == code.as_bytes()) || code.len() < 6,
+                        "code in clear"
+                    );
+                }
+            }
+        }
+        mpp::storage::Db::Postgres(pool) => {
+            let rows: Vec<(Vec<u8>, Vec<u8>)> =
+                sqlx::query_as("SELECT identifier_sealed, identifier_hash FROM accounts")
+                    .fetch_all(pool)
+                    .await
+                    .expect("rows");
+            assert_eq!(rows.len(), 1);
+            for (sealed, hash) in rows {
+                assert!(!sealed.windows(needle.len()).any(|w| w == needle));
+                assert!(!hash.windows(needle.len()).any(|w| w == needle));
+            }
+            let bodies: Vec<Vec<u8>> = sqlx::query_scalar("SELECT body_sealed FROM outbox")
+                .fetch_all(pool)
+                .await
+                .expect("rows");
+            assert!(
+                bodies
+                    .iter()
+                    .all(|b| !b.windows(code.len()).any(|w| w == code.as_bytes()))
+            );
+        }
+    }
+}
