@@ -19,6 +19,7 @@ use super::AppState;
 use super::errors::PageError;
 use super::i18n::{Lang, Texts};
 use crate::domain::identifier::Identifier;
+use crate::domain::nik::Nik;
 use crate::storage::accounts::{self, CodeCheck, CodeError, NewCode, NewMessage};
 
 const SESSION_COOKIE: &str = "sesi";
@@ -388,6 +389,38 @@ struct AccountPage<'a> {
     here: String,
     csrf: &'a str,
     identifier: String,
+    full_name: String,
+    nik_masked: Option<String>,
+    name_error: Option<String>,
+    nik_error: Option<String>,
+    saved: bool,
+}
+
+/// The account behind this browser's session cookie, if any.
+async fn signed_in(
+    app: &AppState,
+    headers: &HeaderMap,
+    lang: Lang,
+) -> Result<Option<accounts::SessionAccount>, PageError> {
+    let Some(token) = cookie(headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    accounts::session(&app.db, &token_hash(&token), Utc::now())
+        .await
+        .map_err(|e| PageError::internal(lang, "/akun", &e))
+}
+
+fn open_text(app: &AppState, context: &str, sealed: Option<&[u8]>) -> Option<String> {
+    app.settings
+        .keys
+        .open(context, sealed?)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+}
+
+#[derive(Deserialize)]
+pub struct AccountQuery {
+    tersimpan: Option<String>,
 }
 
 /// The signed-in citizen's page; without a session, the sign-in page.
@@ -395,39 +428,202 @@ pub async fn account(
     State(app): State<AppState>,
     lang: Lang,
     headers: HeaderMap,
+    query: Result<Query<AccountQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
-    let Some(token) = cookie(&headers, SESSION_COOKIE) else {
+    let Some(session) = signed_in(&app, &headers, lang).await? else {
         return Ok(Redirect::to("/masuk").into_response());
     };
-    let found = accounts::session(&app.db, &token_hash(&token), Utc::now())
+    let saved = query.ok().is_some_and(|Query(q)| q.tersimpan.is_some());
+    account_page(
+        &app,
+        lang,
+        &headers,
+        session.account_id,
+        None,
+        None,
+        None,
+        saved,
+        StatusCode::OK,
+    )
+    .await
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one page, rendered after a GET or after a refused form"
+)]
+async fn account_page(
+    app: &AppState,
+    lang: Lang,
+    headers: &HeaderMap,
+    account_id: Uuid,
+    typed_name: Option<&str>,
+    name_error: Option<String>,
+    nik_error: Option<String>,
+    saved: bool,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let profile = accounts::profile(&app.db, account_id)
         .await
-        .map_err(|e| PageError::internal(lang, "/akun", &e))?;
-    let Some(found) = found else {
-        return Ok(Redirect::to("/masuk").into_response());
+        .map_err(|e| PageError::internal(lang, "/akun", &e))?
+        .ok_or_else(|| PageError::not_found(lang, "/akun"))?;
+    let identifier = match (
+        profile.identifier_kind.as_str(),
+        open_text(app, "account.identifier", Some(&profile.identifier_sealed)),
+    ) {
+        ("email", Some(v)) => Identifier::Email(v).masked(),
+        (_, Some(v)) => Identifier::Phone(v).masked(),
+        (_, None) => "***".into(),
     };
-    let raw = app
-        .settings
-        .keys
-        .open("account.identifier", &found.identifier_sealed)
-        .map_err(|e| PageError::internal(lang, "/akun", &e))?;
-    let identifier = match (found.identifier_kind.as_str(), String::from_utf8(raw)) {
-        ("email", Ok(v)) => Identifier::Email(v).masked(),
-        (_, Ok(v)) => Identifier::Phone(v).masked(),
-        (_, Err(_)) => "***".into(),
-    };
-    let (csrf_token, fresh) = csrf(&headers)?;
+    let full_name = typed_name
+        .map(str::to_owned)
+        .or_else(|| {
+            open_text(
+                app,
+                "account.full_name",
+                profile.full_name_sealed.as_deref(),
+            )
+        })
+        .unwrap_or_default();
+    let nik_masked = open_text(app, "account.nik", profile.nik_sealed.as_deref()).map(|nik| {
+        format!(
+            "{}{}{}",
+            &nik[..4.min(nik.len())],
+            "*".repeat(10),
+            &nik[nik.len().saturating_sub(2)..]
+        )
+    });
+    let (csrf_token, fresh) = csrf(headers)?;
     let page = AccountPage {
         t: lang.texts(),
         lang,
         here: "/akun".into(),
         csrf: &csrf_token,
         identifier,
+        full_name,
+        nik_masked,
+        name_error,
+        nik_error,
+        saved,
     };
     Ok(render(
         page,
-        StatusCode::OK,
-        fresh.then_some((&app, csrf_token.as_str())),
+        status,
+        fresh.then_some((app, csrf_token.as_str())),
     ))
+}
+
+#[derive(Deserialize)]
+pub struct ProfileForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    full_name: String,
+    #[serde(default)]
+    nik: String,
+}
+
+/// Saves the citizen's name and NIK; a NIK that is not valid is refused with what is wrong.
+pub async fn save_profile(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    form: Result<Form<ProfileForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let Ok(Form(form)) = form else {
+        return Err(PageError::bad_request(
+            lang,
+            "/akun",
+            "Formulir tidak dapat dibaca.",
+            "The form cannot be read.",
+        ));
+    };
+    check_csrf(&headers, &form.csrf, lang)?;
+    let Some(session) = signed_in(&app, &headers, lang).await? else {
+        return Ok(Redirect::to("/masuk").into_response());
+    };
+    let t = lang.texts();
+    let name = form
+        .full_name
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let name_error = if name.chars().count() < 2
+        || name.chars().count() > 100
+        || name.chars().any(char::is_control)
+    {
+        Some(t.name_invalid.to_owned())
+    } else {
+        None
+    };
+    // The most advanced date in Indonesia (WIT), so that no real birth date is "in the future".
+    let today = Utc::now()
+        .with_timezone(&crate::domain::opening::time_zone("91"))
+        .date_naive();
+    let catalog = app.catalog.get();
+    let registry = |code: &str| catalog.region_name(code).is_some();
+    let nik = Nik::parse(&form.nik, today, &registry);
+    let nik_error = nik.as_ref().err().map(|e| {
+        if lang == Lang::En {
+            e.message_en()
+        } else {
+            e.message_id()
+        }
+    });
+    let typed: String = form.full_name.chars().take(200).collect();
+    let (Some(nik), None) = (nik.ok(), &name_error) else {
+        return account_page(
+            &app,
+            lang,
+            &headers,
+            session.account_id,
+            Some(&typed),
+            name_error,
+            nik_error,
+            false,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    };
+    let keys = &app.settings.keys;
+    let name_sealed = keys
+        .seal("account.full_name", name.as_bytes())
+        .map_err(|e| PageError::internal(lang, "/akun", &e))?;
+    let nik_sealed = keys
+        .seal("account.nik", nik.as_str().as_bytes())
+        .map_err(|e| PageError::internal(lang, "/akun", &e))?;
+    let nik_hash = keys.lookup_hash("account.nik", nik.as_str());
+    match accounts::save_profile(
+        &app.db,
+        session.account_id,
+        &name_sealed,
+        &nik_sealed,
+        &nik_hash,
+    )
+    .await
+    {
+        Ok(()) => Ok(Redirect::to("/akun?tersimpan=1").into_response()),
+        Err(accounts::ProfileError::NikTaken) => {
+            let message = if lang == Lang::En {
+                t.nik_taken_en
+            } else {
+                t.nik_taken
+            };
+            account_page(
+                &app,
+                lang,
+                &headers,
+                session.account_id,
+                Some(&typed),
+                None,
+                Some(message.to_owned()),
+                false,
+                StatusCode::CONFLICT,
+            )
+            .await
+        }
+        Err(accounts::ProfileError::Storage(e)) => Err(PageError::internal(lang, "/akun", &e)),
+    }
 }
 
 #[derive(Deserialize)]

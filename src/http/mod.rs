@@ -132,6 +132,7 @@ pub fn router(db: Db, catalog: SharedCatalog, settings: Settings) -> Router {
             get(account::code_form).post(account::enter_code),
         )
         .route("/akun", get(account::account))
+        .route("/akun/profil", axum::routing::post(account::save_profile))
         .route("/keluar", axum::routing::post(account::sign_out))
         .route("/dev/outbox", get(account::dev_outbox))
         .route("/static/style.css", get(pages::style))

@@ -236,3 +236,73 @@ pub async fn delivered_messages(db: &Db, limit: i64) -> Result<Vec<OutboxMessage
         .bind(limit).fetch_all(pool).await
     })?)
 }
+
+/// A citizen's profile as stored (sealed).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ProfileRow {
+    pub identifier_kind: String,
+    pub identifier_sealed: Vec<u8>,
+    pub full_name_sealed: Option<Vec<u8>>,
+    pub nik_sealed: Option<Vec<u8>>,
+    pub created_at: String,
+}
+
+pub async fn profile(db: &Db, account_id: Uuid) -> Result<Option<ProfileRow>, StorageError> {
+    Ok(on_pool!(db, pool => {
+        sqlx::query_as(
+            "SELECT identifier_kind, identifier_sealed, full_name_sealed, nik_sealed, created_at FROM accounts WHERE id = $1",
+        )
+        .bind(account_id)
+        .fetch_optional(pool)
+        .await
+    })?)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("the NIK belongs to another account")]
+    NikTaken,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Saves name and NIK (sealed, with the NIK's lookup hash), and the audit entry, in one
+/// transaction. A NIK already on another account is refused.
+pub async fn save_profile(
+    db: &Db,
+    account_id: Uuid,
+    full_name_sealed: &[u8],
+    nik_sealed: &[u8],
+    nik_hash: &[u8],
+) -> Result<(), ProfileError> {
+    let mut tx = db.begin().await?;
+    let taken: Option<Uuid> = on_tx!(&mut tx, conn => {
+        sqlx::query_scalar("SELECT id FROM accounts WHERE nik_hash = $1 AND id <> $2")
+            .bind(nik_hash).bind(account_id).fetch_optional(conn).await
+    })
+    .map_err(StorageError::from)?;
+    if taken.is_some() {
+        return Err(ProfileError::NikTaken);
+    }
+    on_tx!(&mut tx, conn => {
+        sqlx::query("UPDATE accounts SET full_name_sealed = $2, nik_sealed = $3, nik_hash = $4 WHERE id = $1")
+            .bind(account_id).bind(full_name_sealed).bind(nik_sealed).bind(nik_hash)
+            .execute(conn).await.map(|_| ())
+    })
+    .map_err(|e| match &e {
+        // Two accounts saving the same NIK at once: the unique index decides.
+        sqlx::Error::Database(d) if d.is_unique_violation() => ProfileError::NikTaken,
+        _ => ProfileError::Storage(e.into()),
+    })?;
+    let subject = account_id.to_string();
+    let entry = super::audit::NewEntry {
+        actor: &format!("account:{account_id}"),
+        action: "account.profile.update",
+        scope: "citizen",
+        subject: &subject,
+        details: serde_json::json!({ "fields": ["full_name", "nik"] }),
+    };
+    super::audit::append(&mut tx, entry).await?;
+    tx.commit().await?;
+    Ok(())
+}

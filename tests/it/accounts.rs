@@ -442,3 +442,134 @@ async fn personal_data_is_not_stored_in_clear(engine: Engine) {
         }
     }
 }
+
+/// A browser signed in as `who`.
+async fn signed_in<'a>(app: &'a TestApp, who: &str, normalized: &str) -> Browser<'a> {
+    let mut b = Browser::new(app);
+    let reference = request_code(&mut b, who).await;
+    let code = code_for(app, normalized).await;
+    let csrf = b.csrf();
+    let (status, _, location) = b
+        .post(
+            "/masuk/kode",
+            &[("csrf", &csrf), ("ref", &reference), ("code", &code)],
+        )
+        .await;
+    assert_eq!((status, location.as_deref()), (303, Some("/akun")));
+    b
+}
+
+both_engines!(citizen_adds_a_valid_nik_and_is_told_what_is_wrong_with_an_invalid_one);
+
+async fn citizen_adds_a_valid_nik_and_is_told_what_is_wrong_with_an_invalid_one(engine: Engine) {
+    let Some(app) = TestApp::demo(engine).await else {
+        return;
+    };
+    let mut b = signed_in(&app, "nik.uji@contoh.id", "nik.uji@contoh.id").await;
+    let csrf = b.csrf();
+    for (nik, reason) in [
+        (
+            "3579013201900001",
+            "Tanggal lahir (angka 7–8 NIK) 32 tidak mungkin",
+        ),
+        ("357901010190001", "NIK harus 16 angka; yang diisi 15 angka"),
+        (
+            "3579010113900001",
+            "Bulan lahir (angka 9–10 NIK) 13 tidak mungkin",
+        ),
+        ("3679010101900001", "Kode provinsi 36"),
+        (
+            "3579010101900000",
+            "Nomor urut NIK (angka 13–16) tidak boleh 0000",
+        ),
+    ] {
+        let (status, html, _) = b
+            .post(
+                "/akun/profil",
+                &[("csrf", &csrf), ("full_name", "Siti Rahayu"), ("nik", nik)],
+            )
+            .await;
+        assert_eq!(status, 400, "{nik}");
+        assert!(html.contains(reason), "{nik}: {reason}");
+        assert!(
+            html.contains("value=\"Siti Rahayu\""),
+            "what was typed stays"
+        );
+    }
+    let (status, _, location) = b
+        .post(
+            "/akun/profil",
+            &[
+                ("csrf", &csrf),
+                ("full_name", "  Siti   Rahayu "),
+                ("nik", "3579 0145 1285 0002"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, location.as_deref()),
+        (303, Some("/akun?tersimpan=1"))
+    );
+    let (_, html, _) = b.get("/akun?tersimpan=1").await;
+    assert!(html.contains("Data diri tersimpan"));
+    assert!(html.contains("value=\"Siti Rahayu\""));
+    assert!(html.contains("3579**********02"), "masked NIK");
+    assert!(!html.contains("3579014512850002"));
+
+    // Another account cannot claim the same NIK.
+    let mut other = signed_in(&app, "0813 2222 3333", "+6281322223333").await;
+    let csrf2 = other.csrf();
+    let (status, html, _) = other
+        .post(
+            "/akun/profil",
+            &[
+                ("csrf", &csrf2),
+                ("full_name", "Orang Lain"),
+                ("nik", "3579014512850002"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 409);
+    assert!(html.contains("sudah terhubung dengan akun lain"));
+
+    // The NIK is nowhere in the database in clear, and the change is audited.
+    let needle = b"3579014512850002";
+    match app.db() {
+        mpp::storage::Db::Sqlite(pool) => {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(pool)
+                .await
+                .expect("checkpoint");
+            let path = app.tmp.url.trim_start_matches("sqlite://");
+            let bytes = std::fs::read(path).expect("database file");
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "NIK in clear in the SQLite file"
+            );
+        }
+        mpp::storage::Db::Postgres(pool) => {
+            let dump: Vec<String> = sqlx::query_scalar(
+                "SELECT CONCAT(encode(nik_sealed, 'escape'), encode(nik_hash, 'escape'), encode(full_name_sealed, 'escape')) FROM accounts WHERE nik_sealed IS NOT NULL",
+            )
+            .fetch_all(pool)
+            .await
+            .expect("rows");
+            assert_eq!(dump.len(), 1);
+            assert!(!dump[0].contains("3579014512850002"));
+        }
+    }
+    let entries = mpp::storage::audit::entries(app.db(), Some("citizen"))
+        .await
+        .expect("audit");
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.action == "account.profile.update" && !e.details.contains("3579"))
+    );
+    assert!(
+        mpp::storage::audit::verify(app.db())
+            .await
+            .expect("verify")
+            .is_ok()
+    );
+}
