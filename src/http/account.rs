@@ -626,6 +626,99 @@ pub async fn save_profile(
     }
 }
 
+/// Everything the platform holds about the signed-in citizen, as a JSON download.
+pub async fn export_data(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let Some(session) = signed_in(&app, &headers, lang).await? else {
+        return Ok(Redirect::to("/masuk").into_response());
+    };
+    let profile = accounts::profile(&app.db, session.account_id)
+        .await
+        .map_err(|e| PageError::internal(lang, "/akun", &e))?
+        .ok_or_else(|| PageError::not_found(lang, "/akun"))?;
+    let sessions = accounts::session_count(&app.db, session.account_id, Utc::now())
+        .await
+        .map_err(|e| PageError::internal(lang, "/akun", &e))?;
+    let body = serde_json::json!({
+        "format": "mpp-personal-data",
+        "exported_at": accounts::timestamp(Utc::now()),
+        "account": {
+            "id": session.account_id,
+            "created_at": profile.created_at,
+            "sign_in_with": {
+                "kind": profile.identifier_kind,
+                "value": open_text(&app, "account.identifier", Some(&profile.identifier_sealed)),
+            },
+            "full_name": open_text(&app, "account.full_name", profile.full_name_sealed.as_deref()),
+            "nik": open_text(&app, "account.nik", profile.nik_sealed.as_deref()),
+            "active_sessions": sessions,
+        },
+    });
+    let json =
+        serde_json::to_string_pretty(&body).map_err(|e| PageError::internal(lang, "/akun", &e))?;
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_static("attachment; filename=\"data-saya-mpp-digital.json\""),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        json,
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct DeleteForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    confirm: Option<String>,
+}
+
+/// Deletes the signed-in citizen's account after an explicit confirmation.
+pub async fn delete_account(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    form: Result<Form<DeleteForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let Ok(Form(form)) = form else {
+        return Err(PageError::bad_request(
+            lang,
+            "/akun",
+            "Formulir tidak dapat dibaca.",
+            "The form cannot be read.",
+        ));
+    };
+    check_csrf(&headers, &form.csrf, lang)?;
+    let Some(session) = signed_in(&app, &headers, lang).await? else {
+        return Ok(Redirect::to("/masuk").into_response());
+    };
+    if form.confirm.is_none() {
+        return Err(PageError::bad_request(
+            lang,
+            "/akun",
+            "Centang konfirmasi untuk menghapus akun.",
+            "Tick the confirmation to delete the account.",
+        ));
+    }
+    accounts::delete_account(&app.db, session.account_id)
+        .await
+        .map_err(|e| PageError::internal(lang, "/akun", &e))?;
+    let mut response = Redirect::to("/").into_response();
+    set_cookie(&mut response, &app, SESSION_COOKIE, "", 0);
+    Ok(response)
+}
+
 #[derive(Deserialize)]
 pub struct SignOutForm {
     #[serde(default)]

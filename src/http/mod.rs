@@ -133,6 +133,8 @@ pub fn router(db: Db, catalog: SharedCatalog, settings: Settings) -> Router {
         )
         .route("/akun", get(account::account))
         .route("/akun/profil", axum::routing::post(account::save_profile))
+        .route("/akun/data", get(account::export_data))
+        .route("/akun/hapus", axum::routing::post(account::delete_account))
         .route("/keluar", axum::routing::post(account::sign_out))
         .route("/dev/outbox", get(account::dev_outbox))
         .route("/static/style.css", get(pages::style))
@@ -142,7 +144,8 @@ pub fn router(db: Db, catalog: SharedCatalog, settings: Settings) -> Router {
         header::VARY,
         HeaderValue::from_static("Cookie"),
     ));
-    pages
+    let secure = state.settings.secure_cookies;
+    let router = pages
         .merge(api)
         .fallback(fallback)
         .with_state(state)
@@ -172,7 +175,16 @@ pub fn router(db: Db, catalog: SharedCatalog, settings: Settings) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(
             HeaderName::from_static("x-frame-options"),
             HeaderValue::from_static("DENY"),
+        ));
+    // Behind TLS, browsers are told to never use plain HTTP for this site again.
+    if secure {
+        router.layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
         ))
+    } else {
+        router
+    }
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

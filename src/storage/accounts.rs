@@ -306,3 +306,42 @@ pub async fn save_profile(
     tx.commit().await?;
     Ok(())
 }
+
+/// Deletes an account: its sessions go with it (cascade), its sign-in codes are removed, and the
+/// audit entry records the deletion under the account's opaque id only.
+pub async fn delete_account(db: &Db, account_id: Uuid) -> Result<(), StorageError> {
+    let mut tx = db.begin().await?;
+    on_tx!(&mut tx, conn => async {
+        let hash: Option<Vec<u8>> = sqlx::query_scalar("SELECT identifier_hash FROM accounts WHERE id = $1")
+            .bind(account_id).fetch_optional(&mut *conn).await?;
+        if let Some(hash) = hash {
+            sqlx::query("DELETE FROM login_codes WHERE identifier_hash = $1").bind(&hash).execute(&mut *conn).await?;
+        }
+        sqlx::query("DELETE FROM sessions WHERE account_id = $1").bind(account_id).execute(&mut *conn).await?;
+        sqlx::query("DELETE FROM accounts WHERE id = $1").bind(account_id).execute(&mut *conn).await?;
+        Ok::<(), sqlx::Error>(())
+    }.await)?;
+    let subject = account_id.to_string();
+    let entry = super::audit::NewEntry {
+        actor: &format!("account:{account_id}"),
+        action: "account.delete",
+        scope: "citizen",
+        subject: &subject,
+        details: serde_json::json!({}),
+    };
+    super::audit::append(&mut tx, entry).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// How many live sessions an account has (for the data export).
+pub async fn session_count(
+    db: &Db,
+    account_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<i64, StorageError> {
+    Ok(on_pool!(db, pool => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE account_id = $1 AND expires_at > $2")
+            .bind(account_id).bind(timestamp(now)).fetch_one(pool).await
+    })?)
+}

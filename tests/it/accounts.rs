@@ -573,3 +573,90 @@ async fn citizen_adds_a_valid_nik_and_is_told_what_is_wrong_with_an_invalid_one(
             .is_ok()
     );
 }
+
+both_engines!(citizen_downloads_their_data_and_deletes_the_account);
+
+async fn citizen_downloads_their_data_and_deletes_the_account(engine: Engine) {
+    let Some(app) = TestApp::demo(engine).await else {
+        return;
+    };
+    let mut b = signed_in(&app, "hapus.saya@contoh.id", "hapus.saya@contoh.id").await;
+    let csrf = b.csrf();
+    let (status, _, _) = b
+        .post(
+            "/akun/profil",
+            &[
+                ("csrf", &csrf),
+                ("full_name", "Budi Santoso"),
+                ("nik", "3579010101900001"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let response = app
+        .http
+        .get(app.url("/akun/data"))
+        .header("cookie", b.cookie_header())
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-disposition"]
+            .to_str()
+            .expect("cd")
+            .starts_with("attachment")
+    );
+    let data: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(data["format"], "mpp-personal-data");
+    assert_eq!(
+        data["account"]["sign_in_with"]["value"],
+        "hapus.saya@contoh.id"
+    );
+    assert_eq!(data["account"]["full_name"], "Budi Santoso");
+    assert_eq!(data["account"]["nik"], "3579010101900001");
+    let (status, _, location) = Browser::new(&app).get("/akun/data").await;
+    assert_eq!(
+        (status, location.as_deref()),
+        (303, Some("/masuk")),
+        "only for the signed-in citizen"
+    );
+
+    let (status, html, _) = b.post("/akun/hapus", &[("csrf", &csrf)]).await;
+    assert_eq!(status, 400, "deletion needs the confirmation");
+    assert!(html.contains("Centang konfirmasi"));
+    let (status, _, location) = b
+        .post("/akun/hapus", &[("csrf", &csrf), ("confirm", "1")])
+        .await;
+    assert_eq!((status, location.as_deref()), (303, Some("/")));
+    let (_, _, location) = b.get("/akun").await;
+    assert_eq!(
+        location.as_deref(),
+        Some("/masuk"),
+        "signed out: the account is gone"
+    );
+    let remaining: i64 = match app.db() {
+        mpp::storage::Db::Sqlite(p) => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
+                .fetch_one(p)
+                .await
+        }
+        mpp::storage::Db::Postgres(p) => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
+                .fetch_one(p)
+                .await
+        }
+    }
+    .expect("count");
+    assert_eq!(remaining, 0);
+    let entries = mpp::storage::audit::entries(app.db(), Some("citizen"))
+        .await
+        .expect("audit");
+    assert!(entries.iter().any(|e| e.action == "account.delete"));
+    assert!(
+        mpp::storage::audit::verify(app.db())
+            .await
+            .expect("verify")
+            .is_ok()
+    );
+}
