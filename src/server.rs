@@ -115,9 +115,12 @@ pub async fn run(
         })
     };
     let app = http::router(db.clone(), catalog, settings);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
     refresher.abort();
     if let Some(task) = deliverer {
         task.abort();

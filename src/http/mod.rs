@@ -15,6 +15,12 @@ use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use governor::clock::QuantaInstant;
+use governor::middleware::NoOpMiddleware;
+use tower_governor::GovernorError;
+use tower_governor::GovernorLayer;
+use tower_governor::governor::GovernorConfigBuilder;
+use tower_governor::key_extractor::PeerIpKeyExtractor;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{
@@ -125,11 +131,15 @@ pub fn router(db: Db, catalog: SharedCatalog, settings: Settings) -> Router {
         .route("/bahasa/{code}", get(pages::switch_language))
         .route(
             "/masuk",
-            get(account::sign_in_form).post(account::send_code),
+            get(account::sign_in_form)
+                .post(account::send_code)
+                .route_layer(per_address_limit()),
         )
         .route(
             "/masuk/kode",
-            get(account::code_form).post(account::enter_code),
+            get(account::code_form)
+                .post(account::enter_code)
+                .route_layer(per_address_limit()),
         )
         .route("/akun", get(account::account))
         .route("/akun/profil", axum::routing::post(account::save_profile))
@@ -214,6 +224,49 @@ impl MakeRequestId for RequestIds {
             .ok()
             .map(RequestId::new)
     }
+}
+
+/// Sign-in requests per client address: a burst of 10, then one every 6 seconds (POST only;
+/// reading the forms is not limited). Per account limits live in storage (codes per address,
+/// tries per code). Each node counts on its own.
+fn per_address_limit()
+-> GovernorLayer<PeerIpKeyExtractor, NoOpMiddleware<QuantaInstant>, axum::body::Body> {
+    let config = GovernorConfigBuilder::default()
+        .period(std::time::Duration::from_secs(6))
+        .burst_size(10)
+        .methods(vec![axum::http::Method::POST])
+        .finish()
+        .expect("a non-zero period and burst");
+    // Forget quiet addresses every minute, until the router is dropped.
+    let limiter = Arc::downgrade(config.limiter());
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(60));
+            match limiter.upgrade() {
+                Some(limiter) => limiter.retain_recent(),
+                None => break,
+            }
+        }
+    });
+    GovernorLayer::new(config).error_handler(|error| match error {
+        GovernorError::TooManyRequests { .. } => errors::PageError::status(
+            i18n::Lang::Id,
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "Terlalu banyak percobaan dari alamat jaringan ini. Tunggu sebentar lalu coba lagi.",
+            "Too many attempts from this network address. Wait a moment and try again.",
+        )
+        .into_response(),
+        other => {
+            tracing::warn!(error = %other, "rate limiter");
+            errors::PageError::status(
+                i18n::Lang::Id,
+                axum::http::StatusCode::BAD_REQUEST,
+                "Permintaan tidak dapat diproses.",
+                "The request cannot be processed.",
+            )
+            .into_response()
+        }
+    })
 }
 
 /// The content security policy: no inline script or style is ever needed, so none is allowed.

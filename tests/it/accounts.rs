@@ -660,3 +660,34 @@ async fn citizen_downloads_their_data_and_deletes_the_account(engine: Engine) {
             .is_ok()
     );
 }
+
+both_engines!(sign_in_attempts_are_limited_per_network_address);
+
+/// However many addresses are tried, one network address gets ten sign-in attempts in a burst.
+async fn sign_in_attempts_are_limited_per_network_address(engine: Engine) {
+    let Some(app) = TestApp::spawn(engine, false).await else {
+        return;
+    };
+    let mut b = Browser::new(&app);
+    b.get("/masuk").await;
+    let csrf = b.csrf();
+    for i in 0..10 {
+        let (status, _, _) = b
+            .post(
+                "/masuk",
+                &[
+                    ("csrf", &csrf),
+                    ("identifier", &format!("bukan-alamat-{i}")),
+                ],
+            )
+            .await;
+        assert_eq!(status, 400, "attempt {i} is answered");
+    }
+    let (status, html, _) = b
+        .post("/masuk", &[("csrf", &csrf), ("identifier", "lagi")])
+        .await;
+    assert_eq!(status, 429);
+    assert!(html.contains("Terlalu banyak percobaan dari alamat jaringan ini"));
+    let (status, _, _) = b.get("/masuk").await;
+    assert_eq!(status, 200, "reading the form is not limited");
+}
