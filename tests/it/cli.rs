@@ -239,3 +239,139 @@ async fn audit_verify_detects_an_edited_entry(engine: Engine) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("entry 2 was changed"), "{stderr}");
 }
+
+/// Whatever the log level, a citizen's NIK, e-mail address and code never reach the logs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_never_contain_personal_data() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log_path = dir.path().join("mpp.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mpp"))
+        .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .env_remove("DATABASE_URL")
+        .env_remove("MPP_CONFIG")
+        .env("MPP_LOG", "trace")
+        .stderr(log.try_clone().expect("clone"))
+        .stdout(log)
+        .spawn()
+        .expect("start mpp serve");
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    for _ in 0..200 {
+        if http
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let get = |path: String, cookies: String| {
+        let http = http.clone();
+        async move {
+            http.get(path)
+                .header("cookie", cookies)
+                .send()
+                .await
+                .expect("get")
+        }
+    };
+    let first = get(format!("{base}/masuk"), String::new()).await;
+    let csrf = first
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .find_map(|c| {
+            c.strip_prefix("csrf=")
+                .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+        })
+        .expect("csrf");
+    let cookies = format!("csrf={csrf}");
+    let sent = http
+        .post(format!("{base}/masuk"))
+        .header("cookie", &cookies)
+        .form(&[("csrf", csrf.as_str()), ("identifier", "log.uji@contoh.id")])
+        .send()
+        .await
+        .expect("post");
+    let reference = sent.headers()["location"]
+        .to_str()
+        .expect("location")
+        .trim_start_matches("/masuk/kode?ref=")
+        .to_owned();
+    let mut code = String::new();
+    for _ in 0..100 {
+        let html = get(format!("{base}/dev/outbox"), String::new())
+            .await
+            .text()
+            .await
+            .expect("html");
+        if let Some(at) = html.find("Kode masuk MPP Digital Anda: ") {
+            code = html[at + 29..at + 35].to_owned();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let signed = http
+        .post(format!("{base}/masuk/kode"))
+        .header("cookie", &cookies)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("ref", reference.as_str()),
+            ("code", code.as_str()),
+        ])
+        .send()
+        .await
+        .expect("post");
+    let session = signed
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .find_map(|c| {
+            c.strip_prefix("sesi=")
+                .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+        })
+        .expect("session");
+    let cookies = format!("csrf={csrf}; sesi={session}");
+    let saved = http
+        .post(format!("{base}/akun/profil"))
+        .header("cookie", &cookies)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("full_name", "Dewi Lestari"),
+            ("nik", "3579015501950003"),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(saved.status(), 303);
+    let _ = get(format!("{base}/akun/data"), cookies.clone()).await;
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let logs = std::fs::read_to_string(&log_path).expect("logs");
+    assert!(logs.contains("request"), "the trace level logged requests");
+    for secret in [
+        "3579015501950003",
+        "log.uji@contoh.id",
+        "Dewi Lestari",
+        code.as_str(),
+    ] {
+        assert!(!logs.contains(secret), "{secret} appears in the logs");
+    }
+}
