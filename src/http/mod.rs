@@ -14,7 +14,7 @@ use axum::extract::State;
 
 use axum::http::{HeaderName, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use governor::clock::QuantaInstant;
 use governor::middleware::NoOpMiddleware;
 use tower_governor::GovernorError;
@@ -86,6 +86,133 @@ pub struct AppState {
 )]
 struct ApiDoc;
 
+/// Who may use a route. Every people's route is registered with its access, so the
+/// authorization matrix test (tests/it/authz.rs) covers each one; a route cannot be added
+/// without saying who may use it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, signed in or not.
+    Public,
+    /// A signed-in citizen; others are sent to the sign-in page.
+    Citizen,
+    /// Only in development and demo mode (a 404 in production).
+    Development,
+}
+
+/// One registered route.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteSpec {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub access: Access,
+}
+
+/// Collects routes and their access together.
+struct Routes {
+    router: Router<AppState>,
+    table: Vec<RouteSpec>,
+}
+
+impl Routes {
+    fn add(
+        mut self,
+        path: &'static str,
+        methods: &[(&'static str, Access)],
+        route: axum::routing::MethodRouter<AppState>,
+    ) -> Routes {
+        self.router = self.router.route(path, route);
+        self.table
+            .extend(methods.iter().map(|&(method, access)| RouteSpec {
+                method,
+                path,
+                access,
+            }));
+        self
+    }
+}
+
+/// The people's routes, with who may use each.
+fn page_routes() -> (Router<AppState>, Vec<RouteSpec>) {
+    use Access::{Citizen, Development, Public};
+    let routes = Routes {
+        router: Router::new(),
+        table: Vec::new(),
+    }
+    .add("/", &[("GET", Public)], get(pages::home))
+    .add("/cari", &[("GET", Public)], get(pages::search))
+    .add("/mpp/{slug}", &[("GET", Public)], get(pages::mpp))
+    .add(
+        "/mpp/{slug}/upp/{tenant}",
+        &[("GET", Public)],
+        get(pages::tenant),
+    )
+    .add("/layanan/{id}", &[("GET", Public)], get(pages::service))
+    .add(
+        "/layanan-nasional/{slug}",
+        &[("GET", Public)],
+        get(pages::national_service),
+    )
+    .add(
+        "/bahasa/{code}",
+        &[("GET", Public)],
+        get(pages::switch_language),
+    )
+    .add(
+        "/masuk",
+        &[("GET", Public), ("POST", Public)],
+        get(account::sign_in_form)
+            .post(account::send_code)
+            .route_layer(per_address_limit()),
+    )
+    .add(
+        "/masuk/kode",
+        &[("GET", Public), ("POST", Public)],
+        get(account::code_form)
+            .post(account::enter_code)
+            .route_layer(per_address_limit()),
+    )
+    .add("/akun", &[("GET", Citizen)], get(account::account))
+    .add(
+        "/akun/profil",
+        &[("POST", Citizen)],
+        post(account::save_profile),
+    )
+    .add("/akun/data", &[("GET", Citizen)], get(account::export_data))
+    .add(
+        "/akun/hapus",
+        &[("POST", Citizen)],
+        post(account::delete_account),
+    )
+    .add("/keluar", &[("POST", Public)], post(account::sign_out))
+    .add(
+        "/dev/outbox",
+        &[("GET", Development)],
+        get(account::dev_outbox),
+    )
+    .add("/static/style.css", &[("GET", Public)], get(pages::style))
+    .add("/openapi.json", &[("GET", Public)], get(openapi_document));
+    (routes.router, routes.table)
+}
+
+/// Every people's route with its access (for the authorization matrix test).
+pub fn page_route_table() -> Vec<RouteSpec> {
+    page_routes().1
+}
+
+/// Access of each API operation, by path: every path in the OpenAPI document must be here.
+pub const API_ACCESS: &[(&str, Access)] = &[
+    ("/api/v1/regions", Access::Public),
+    ("/api/v1/mpps", Access::Public),
+    ("/api/v1/mpps/{slug}", Access::Public),
+    ("/api/v1/mpps/{slug}/tenants", Access::Public),
+    ("/api/v1/services", Access::Public),
+    ("/api/v1/services/{id}", Access::Public),
+    ("/api/v1/templates", Access::Public),
+    ("/api/v1/templates/{slug}", Access::Public),
+    ("/healthz", Access::Public),
+    ("/readyz", Access::Public),
+];
+
 /// The API routes and their OpenAPI description, from one registration.
 fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -121,34 +248,7 @@ pub fn router(db: Db, catalog: SharedCatalog, settings: Settings) -> Router {
         openapi_json: Arc::new(doc.to_pretty_json().unwrap_or_default()),
         page_cache: Arc::new(pages::PageCache::new()),
     };
-    let pages = Router::new()
-        .route("/", get(pages::home))
-        .route("/cari", get(pages::search))
-        .route("/mpp/{slug}", get(pages::mpp))
-        .route("/mpp/{slug}/upp/{tenant}", get(pages::tenant))
-        .route("/layanan/{id}", get(pages::service))
-        .route("/layanan-nasional/{slug}", get(pages::national_service))
-        .route("/bahasa/{code}", get(pages::switch_language))
-        .route(
-            "/masuk",
-            get(account::sign_in_form)
-                .post(account::send_code)
-                .route_layer(per_address_limit()),
-        )
-        .route(
-            "/masuk/kode",
-            get(account::code_form)
-                .post(account::enter_code)
-                .route_layer(per_address_limit()),
-        )
-        .route("/akun", get(account::account))
-        .route("/akun/profil", axum::routing::post(account::save_profile))
-        .route("/akun/data", get(account::export_data))
-        .route("/akun/hapus", axum::routing::post(account::delete_account))
-        .route("/keluar", axum::routing::post(account::sign_out))
-        .route("/dev/outbox", get(account::dev_outbox))
-        .route("/static/style.css", get(pages::style))
-        .route("/openapi.json", get(openapi_document));
+    let (pages, _) = page_routes();
     // Pages differ by the `lang` cookie: caches must key on it.
     let pages = pages.layer(SetResponseHeaderLayer::appending(
         header::VARY,

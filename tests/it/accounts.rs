@@ -11,20 +11,20 @@ both_engines!(
     personal_data_is_not_stored_in_clear,
 );
 
-struct Browser<'a> {
+pub(crate) struct Browser<'a> {
     app: &'a TestApp,
     cookies: Vec<(String, String)>,
 }
 
 impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Browser<'a> {
+    pub(crate) fn new(app: &'a TestApp) -> Browser<'a> {
         Browser {
             app,
             cookies: Vec::new(),
         }
     }
 
-    fn cookie_header(&self) -> String {
+    pub(crate) fn cookie_header(&self) -> String {
         self.cookies
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
@@ -44,7 +44,7 @@ impl<'a> Browser<'a> {
         }
     }
 
-    async fn get(&mut self, path: &str) -> (u16, String, Option<String>) {
+    pub(crate) async fn get(&mut self, path: &str) -> (u16, String, Option<String>) {
         let response = self
             .app
             .http
@@ -65,7 +65,11 @@ impl<'a> Browser<'a> {
         )
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> (u16, String, Option<String>) {
+    pub(crate) async fn post(
+        &mut self,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> (u16, String, Option<String>) {
         let response = self
             .app
             .http
@@ -87,7 +91,7 @@ impl<'a> Browser<'a> {
         )
     }
 
-    fn csrf(&self) -> String {
+    pub(crate) fn csrf(&self) -> String {
         self.cookies
             .iter()
             .find(|(k, _)| k == "csrf")
@@ -444,7 +448,7 @@ async fn personal_data_is_not_stored_in_clear(engine: Engine) {
 }
 
 /// A browser signed in as `who`.
-async fn signed_in<'a>(app: &'a TestApp, who: &str, normalized: &str) -> Browser<'a> {
+pub(crate) async fn signed_in<'a>(app: &'a TestApp, who: &str, normalized: &str) -> Browser<'a> {
     let mut b = Browser::new(app);
     let reference = request_code(&mut b, who).await;
     let code = code_for(app, normalized).await;

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod api;
+mod authz;
 mod browser;
 mod cli;
 mod imports;
