@@ -90,6 +90,35 @@ fn check_csrf(headers: &HeaderMap, sent: &str, lang: Lang) -> Result<(), PageErr
     }
 }
 
+/// A posted form with its CSRF token.
+trait CsrfForm {
+    fn csrf(&self) -> &str;
+}
+
+macro_rules! csrf_forms {
+    ($($form:ty),*) => { $(impl CsrfForm for $form { fn csrf(&self) -> &str { &self.csrf } })* };
+}
+csrf_forms!(SignInForm, CodeForm, ProfileForm, DeleteForm, SignOutForm);
+
+/// The form, if it can be read and carries this browser's CSRF token.
+fn checked_form<T: CsrfForm>(
+    form: Result<Form<T>, FormRejection>,
+    headers: &HeaderMap,
+    lang: Lang,
+    here: &str,
+) -> Result<T, PageError> {
+    let Ok(Form(form)) = form else {
+        return Err(PageError::bad_request(
+            lang,
+            here,
+            "Formulir tidak dapat dibaca.",
+            "The form cannot be read.",
+        ));
+    };
+    check_csrf(headers, form.csrf(), lang)?;
+    Ok(form)
+}
+
 fn render(
     page: impl Template,
     status: StatusCode,
@@ -156,15 +185,7 @@ pub async fn send_code(
     headers: HeaderMap,
     form: Result<Form<SignInForm>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let Ok(Form(form)) = form else {
-        return Err(PageError::bad_request(
-            lang,
-            "/masuk",
-            "Formulir tidak dapat dibaca.",
-            "The form cannot be read.",
-        ));
-    };
-    check_csrf(&headers, &form.csrf, lang)?;
+    let form = checked_form(form, &headers, lang, "/masuk")?;
     let t = lang.texts();
     let identifier = match Identifier::parse(&form.identifier) {
         Ok(identifier) => identifier,
@@ -307,15 +328,7 @@ pub async fn enter_code(
     headers: HeaderMap,
     form: Result<Form<CodeForm>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let Ok(Form(form)) = form else {
-        return Err(PageError::bad_request(
-            lang,
-            "/masuk",
-            "Formulir tidak dapat dibaca.",
-            "The form cannot be read.",
-        ));
-    };
-    check_csrf(&headers, &form.csrf, lang)?;
+    let form = checked_form(form, &headers, lang, "/masuk")?;
     let t = lang.texts();
     let retry = |error: String, status: StatusCode| {
         let page = CodePage {
@@ -530,15 +543,7 @@ pub async fn save_profile(
     headers: HeaderMap,
     form: Result<Form<ProfileForm>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let Ok(Form(form)) = form else {
-        return Err(PageError::bad_request(
-            lang,
-            "/akun",
-            "Formulir tidak dapat dibaca.",
-            "The form cannot be read.",
-        ));
-    };
-    check_csrf(&headers, &form.csrf, lang)?;
+    let form = checked_form(form, &headers, lang, "/akun")?;
     let Some(session) = signed_in(&app, &headers, lang).await? else {
         return Ok(Redirect::to("/masuk").into_response());
     };
@@ -691,15 +696,7 @@ pub async fn delete_account(
     headers: HeaderMap,
     form: Result<Form<DeleteForm>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let Ok(Form(form)) = form else {
-        return Err(PageError::bad_request(
-            lang,
-            "/akun",
-            "Formulir tidak dapat dibaca.",
-            "The form cannot be read.",
-        ));
-    };
-    check_csrf(&headers, &form.csrf, lang)?;
+    let form = checked_form(form, &headers, lang, "/akun")?;
     let Some(session) = signed_in(&app, &headers, lang).await? else {
         return Ok(Redirect::to("/masuk").into_response());
     };
@@ -734,15 +731,7 @@ pub async fn sign_out(
     headers: HeaderMap,
     form: Result<Form<SignOutForm>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let Ok(Form(form)) = form else {
-        return Err(PageError::bad_request(
-            lang,
-            "/akun",
-            "Formulir tidak dapat dibaca.",
-            "The form cannot be read.",
-        ));
-    };
-    check_csrf(&headers, &form.csrf, lang)?;
+    let form = checked_form(form, &headers, lang, "/akun")?;
     if let Some(token) = cookie(&headers, SESSION_COOKIE) {
         accounts::end_sessions(&app.db, &token_hash(&token), form.everywhere.is_some())
             .await

@@ -207,19 +207,7 @@ async fn citizen_signs_up_reads_the_code_and_signs_out(engine: Engine) {
         )
         .await;
     assert_eq!(status, 303);
-    let accounts: i64 = match app.db() {
-        mpp::storage::Db::Sqlite(p) => {
-            sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
-                .fetch_one(p)
-                .await
-        }
-        mpp::storage::Db::Postgres(p) => {
-            sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
-                .fetch_one(p)
-                .await
-        }
-    }
-    .expect("count");
+    let accounts = app.count("SELECT COUNT(*) FROM accounts").await;
     assert_eq!(accounts, 1);
     // Signing out everywhere ends every session of the account.
     let (status, _, _) = b
@@ -639,19 +627,7 @@ async fn citizen_downloads_their_data_and_deletes_the_account(engine: Engine) {
         Some("/masuk"),
         "signed out: the account is gone"
     );
-    let remaining: i64 = match app.db() {
-        mpp::storage::Db::Sqlite(p) => {
-            sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
-                .fetch_one(p)
-                .await
-        }
-        mpp::storage::Db::Postgres(p) => {
-            sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
-                .fetch_one(p)
-                .await
-        }
-    }
-    .expect("count");
+    let remaining = app.count("SELECT COUNT(*) FROM accounts").await;
     assert_eq!(remaining, 0);
     let entries = mpp::storage::audit::entries(app.db(), Some("citizen"))
         .await

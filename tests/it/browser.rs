@@ -227,6 +227,26 @@ fn axe_source() -> Option<String> {
 
 both_engines!(pages_pass_automated_accessibility_checks);
 
+/// Runs axe-core's WCAG 2.1 A and AA rules on the current page; the violations, with up to three
+/// offending elements each.
+async fn axe_violations(c: &Client, axe: &str) -> Vec<String> {
+    c.execute(&format!("{axe}\nreturn true;"), vec![])
+        .await
+        .expect("load axe");
+    let result = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
+                .then(r => done(r.violations.map(v => v.id + ' (' + v.impact + '): ' +
+                    v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', '))))
+                .catch(e => done(['axe failed: ' + e]));",
+            vec![],
+        )
+        .await
+        .expect("run axe");
+    serde_json::from_value(result).expect("list")
+}
+
 /// Every kind of people's page passes axe-core's WCAG 2.1 A and AA rules, in both languages.
 async fn pages_pass_automated_accessibility_checks(engine: Engine) {
     let Some(axe) = axe_source() else { return };
@@ -266,21 +286,7 @@ async fn pages_pass_automated_accessibility_checks(engine: Engine) {
     ];
     for path in &pages {
         c.goto(&app.url(path)).await.expect("page");
-        c.execute(&format!("{axe}\nreturn true;"), vec![])
-            .await
-            .expect("load axe");
-        let result = c
-            .execute_async(
-                "const done = arguments[arguments.length - 1];
-                 axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
-                    .then(r => done(r.violations.map(v => v.id + ' (' + v.impact + '): ' +
-                        v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', '))))
-                    .catch(e => done(['axe failed: ' + e]));",
-                vec![],
-            )
-            .await
-            .expect("run axe");
-        let violations: Vec<String> = serde_json::from_value(result).expect("list");
+        let violations = axe_violations(c, &axe).await;
         assert!(violations.is_empty(), "{path}: {violations:#?}");
     }
     // The folded home page of a national deployment passes too.
@@ -301,19 +307,7 @@ async fn pages_pass_automated_accessibility_checks(engine: Engine) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     c.goto(&app.url("/")).await.expect("home");
-    c.execute(&format!("{axe}\nreturn true;"), vec![])
-        .await
-        .expect("load axe");
-    let result = c
-        .execute_async(
-            "const done = arguments[arguments.length - 1];
-             axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
-                .then(r => done(r.violations.map(v => v.id))).catch(e => done(['axe failed: ' + e]));",
-            vec![],
-        )
-        .await
-        .expect("run axe");
-    let violations: Vec<String> = serde_json::from_value(result).expect("list");
+    let violations = axe_violations(c, &axe).await;
     assert!(violations.is_empty(), "folded home: {violations:?}");
     c.find(Locator::Css("details.province summary"))
         .await

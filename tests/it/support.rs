@@ -202,6 +202,15 @@ impl TestApp {
         }
     }
 
+    /// A number from the database (`SELECT COUNT(*) ...`), on either engine.
+    pub async fn count(&self, sql: &'static str) -> i64 {
+        match self.db() {
+            Db::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+            Db::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+        }
+        .expect("count")
+    }
+
     pub fn db(&self) -> &Db {
         &self.tmp.db
     }
