@@ -181,6 +181,18 @@ fn wrk(url: &str, script: Option<&str>, seconds: u32) -> Option<(f64, String)> {
     Some((rps, p99))
 }
 
+/// Resident set size of this process in MB (Linux), 0 elsewhere.
+fn resident_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
 fn bench_settings() -> mpp::http::Settings {
     let key = mpp::privacy::DataKeys::generate_key().expect("key");
     let lookup = mpp::privacy::DataKeys::generate_key().expect("key");
@@ -247,8 +259,15 @@ async fn main() -> anyhow::Result<()> {
         t.elapsed().as_secs_f64(),
         report.created
     );
+    drop(json);
+    drop(doc);
+    let rss_before = resident_mb();
     let t = Instant::now();
     let catalog = Catalog::load(&db).await?;
+    println!(
+        "resident memory: {rss_before:.0} MB before the snapshot, {:.0} MB with it",
+        resident_mb()
+    );
     println!(
         "snapshot load + index: {:.1}s ({} services)",
         t.elapsed().as_secs_f64(),
