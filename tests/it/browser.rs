@@ -153,13 +153,7 @@ async fn citizen_searches_ktp_and_reads_the_service_standard(engine: Engine) {
         .await
         .expect("text");
     assert_eq!(h1, title, "the service page of the clicked result");
-    let body = c
-        .find(Locator::Css("main"))
-        .await
-        .expect("main")
-        .text()
-        .await
-        .expect("text");
+    let body = main_text(c).await;
     for seen in [
         "Persyaratan",
         "Biaya/tarif",
@@ -194,15 +188,19 @@ async fn citizen_searches_ktp_and_reads_the_service_standard(engine: Engine) {
         .for_element(Locator::Css("html[lang=en]"))
         .await
         .expect("english");
-    let body = c
-        .find(Locator::Css("main"))
+    let body = main_text(c).await;
+    assert!(body.contains("Requirements"), "English page");
+    browser.close().await;
+}
+
+/// The text a person reads in the page's main landmark.
+async fn main_text(c: &Client) -> String {
+    c.find(Locator::Css("main"))
         .await
         .expect("main")
         .text()
         .await
-        .expect("text");
-    assert!(body.contains("Requirements"), "English page");
-    browser.close().await;
+        .expect("text")
 }
 
 /// The path of axe-core's browser build, installed by scripts/test.sh from the npm registry.
@@ -387,13 +385,7 @@ async fn citizen_signs_up_with_a_code_from_the_outbox(engine: Engine) {
     let mut code = String::new();
     for _ in 0..50 {
         c.goto(&app.url("/dev/outbox")).await.expect("outbox");
-        let text = c
-            .find(Locator::Css("main"))
-            .await
-            .expect("main")
-            .text()
-            .await
-            .expect("text");
+        let text = main_text(c).await;
         if let Some(at) = text.find("Kode masuk MPP Digital Anda: ") {
             let start = at + "Kode masuk MPP Digital Anda: ".len();
             code = text[start..start + 6].to_owned();
@@ -422,13 +414,7 @@ async fn citizen_signs_up_with_a_code_from_the_outbox(engine: Engine) {
         .for_element(Locator::Css("form[action='/keluar']"))
         .await
         .expect("account page");
-    let main = c
-        .find(Locator::Css("main"))
-        .await
-        .expect("main")
-        .text()
-        .await
-        .expect("text");
+    let main = main_text(c).await;
     assert!(main.contains("+62812******22"), "masked number: {main}");
     c.find(Locator::Css("form[action='/keluar'] button"))
         .await

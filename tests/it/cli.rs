@@ -289,16 +289,7 @@ async fn logs_never_contain_personal_data() {
         }
     };
     let first = get(format!("{base}/masuk"), String::new()).await;
-    let csrf = first
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|h| h.to_str().ok())
-        .find_map(|c| {
-            c.strip_prefix("csrf=")
-                .map(|v| v.split(';').next().unwrap_or_default().to_owned())
-        })
-        .expect("csrf");
+    let csrf = cookie_set_by(&first, "csrf");
     let cookies = format!("csrf={csrf}");
     let sent = http
         .post(format!("{base}/masuk"))
@@ -336,16 +327,7 @@ async fn logs_never_contain_personal_data() {
         .send()
         .await
         .expect("post");
-    let session = signed
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|h| h.to_str().ok())
-        .find_map(|c| {
-            c.strip_prefix("sesi=")
-                .map(|v| v.split(';').next().unwrap_or_default().to_owned())
-        })
-        .expect("session");
+    let session = cookie_set_by(&signed, "sesi");
     let cookies = format!("csrf={csrf}; sesi={session}");
     let saved = http
         .post(format!("{base}/akun/profil"))
@@ -374,4 +356,19 @@ async fn logs_never_contain_personal_data() {
     ] {
         assert!(!logs.contains(secret), "{secret} appears in the logs");
     }
+}
+
+/// The value of the cookie `name` that a response sets.
+fn cookie_set_by(response: &reqwest::Response, name: &str) -> String {
+    let prefix = format!("{name}=");
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .find_map(|c| {
+            c.strip_prefix(prefix.as_str())
+                .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+        })
+        .unwrap_or_else(|| panic!("no {name} cookie set"))
 }
