@@ -204,6 +204,8 @@ fn bench_settings() -> mpp::http::Settings {
         ),
         mode: mpp::config::Mode::Production,
         secure_cookies: false,
+        public_url: "http://127.0.0.1".into(),
+        sign_in_burst: 10,
     }
 }
 

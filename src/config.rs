@@ -50,6 +50,13 @@ pub struct Config {
     pub lookup_key: Option<String>,
     /// Mark cookies `Secure` (set when served over TLS, directly or behind a proxy).
     pub secure_cookies: bool,
+    /// The address people reach this server at (`https://mpp.example.go.id`), used in links sent
+    /// by e-mail (invitations, password resets). Never taken from a request's Host header.
+    /// When absent, `http://{listen}`.
+    pub public_url: Option<String>,
+    /// Sign-in, code and reset posts accepted from one client address in a burst; then one every
+    /// 6 seconds. Raise it when many people share one address (a proxy that is not trusted).
+    pub sign_in_burst: u32,
 }
 
 impl Default for Config {
@@ -64,6 +71,8 @@ impl Default for Config {
             data_keys: None,
             lookup_key: None,
             secure_cookies: false,
+            public_url: None,
+            sign_in_burst: 10,
         }
     }
 }
@@ -143,6 +152,15 @@ impl Config {
             Some(url) => url.clone(),
             None => format!("sqlite://{}", self.data_dir.join("mpp.sqlite3").display()),
         }
+    }
+
+    /// The base of links sent to people, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+            .trim_end_matches('/')
+            .to_owned()
     }
 
     pub fn is_embedded_sqlite(&self) -> bool {

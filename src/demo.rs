@@ -1,7 +1,10 @@
 //! The demo: MPP "Among Warga" of Kota Batu (26 UPPs, 207 services) and a handful of MPPs in other
 //! regions, loaded by `mpp serve --demo` into an empty database through the ordinary imports.
 
+use crate::catalog::Catalog;
+use crate::domain::roles::{Grant, Role, Scope};
 use crate::imports::{self, ImportError};
+use crate::privacy::DataKeys;
 use crate::storage::{self, Db};
 
 const PROVINCES: &[u8] = include_bytes!("demo/provinces.csv");
@@ -30,5 +33,116 @@ pub async fn load_regions(db: &Db) -> Result<(), ImportError> {
         "demo",
     )
     .await?;
+    Ok(())
+}
+
+/// The demo's staff: one account for each role in Kota Batu's MPP "Among Warga" (and an officer
+/// of a second UPP, to show that one UPP's staff cannot touch another's services). Every account
+/// has the password [`STAFF_PASSWORD`] and the TOTP key [`STAFF_TOTP_SECRET`]; both are printed in
+/// the README, and `/dev/outbox` shows the current code. Only ever created by `serve --demo`.
+pub const STAFF: &[(&str, Role, DemoScope)] = &[
+    (
+        "petugas.dukcapil@demo.mpp.id",
+        Role::Officer,
+        DemoScope::Tenant("dispendukcapil"),
+    ),
+    (
+        "petugas.polres@demo.mpp.id",
+        Role::Officer,
+        DemoScope::Tenant("polres"),
+    ),
+    (
+        "admin.dukcapil@demo.mpp.id",
+        Role::UppAdmin,
+        DemoScope::Tenant("dispendukcapil"),
+    ),
+    ("pengelola@demo.mpp.id", Role::MppManager, DemoScope::Mpp),
+    (
+        "admin.batu@demo.mpp.id",
+        Role::RegionalAdmin,
+        DemoScope::Region("35.79"),
+    ),
+    (
+        "admin.nasional@demo.mpp.id",
+        Role::NationalAdmin,
+        DemoScope::National,
+    ),
+    ("analis@demo.mpp.id", Role::Analyst, DemoScope::National),
+];
+
+pub const MPP_SLUG: &str = "among-warga-kota-batu";
+pub const STAFF_PASSWORD: &str = "coba-mpp-digital";
+/// 20 bytes; in base32 (what an authenticator app takes) see [`staff_totp_text`].
+pub const STAFF_TOTP_SECRET: &[u8; 20] = b"mpp-digital-demo-otp";
+
+pub fn staff_totp_text() -> String {
+    crate::credentials::totp_secret_text(STAFF_TOTP_SECRET)
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum DemoScope {
+    /// A tenant of the demo MPP, by slug.
+    Tenant(&'static str),
+    Mpp,
+    Region(&'static str),
+    National,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoStaffError {
+    #[error("the demo MPP or its tenant {0} is missing")]
+    Missing(&'static str),
+    #[error(transparent)]
+    Credentials(#[from] crate::credentials::CredentialError),
+    #[error(transparent)]
+    Privacy(#[from] crate::privacy::PrivacyError),
+    #[error(transparent)]
+    Storage(#[from] storage::StorageError),
+}
+
+/// Creates the demo staff accounts (idempotent: an existing account keeps its id, gets the demo
+/// password and grants again).
+pub async fn create_staff(
+    db: &Db,
+    catalog: &Catalog,
+    keys: &DataKeys,
+) -> Result<(), DemoStaffError> {
+    let mpp = catalog
+        .mpp(MPP_SLUG)
+        .ok_or(DemoStaffError::Missing(MPP_SLUG))?;
+    let password_hash = crate::credentials::hash_password(STAFF_PASSWORD)?;
+    let totp_sealed = keys.seal("staff.totp", STAFF_TOTP_SECRET)?;
+    for (email, role, scope) in STAFF {
+        let scope = match scope {
+            DemoScope::Tenant(slug) => {
+                let tenant = catalog
+                    .tenant(mpp, slug)
+                    .ok_or(DemoStaffError::Missing(slug))?;
+                Scope::Tenant {
+                    mpp: mpp.id,
+                    tenant: tenant.id,
+                }
+            }
+            DemoScope::Mpp => Scope::Mpp(mpp.id),
+            DemoScope::Region(code) => Scope::Region((*code).to_owned()),
+            DemoScope::National => Scope::National,
+        };
+        let grant =
+            Grant::new(*role, scope).ok_or(DemoStaffError::Missing("a well-formed grant"))?;
+        let identifier_sealed = keys.seal("account.identifier", email.as_bytes())?;
+        let identifier_hash = keys.lookup_hash("account.identifier", email);
+        storage::staff::create_direct(
+            db,
+            storage::staff::DirectStaff {
+                identifier_hash: &identifier_hash,
+                identifier_sealed: &identifier_sealed,
+                password_hash: &password_hash,
+                totp_secret_sealed: Some(&totp_sealed),
+                grants: std::slice::from_ref(&grant),
+            },
+            "demo",
+        )
+        .await?;
+    }
     Ok(())
 }

@@ -6,6 +6,7 @@
 
 pub mod catalog;
 pub mod config;
+pub mod credentials;
 pub mod demo;
 pub mod domain;
 pub mod http;

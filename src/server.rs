@@ -31,6 +31,7 @@ pub async fn prepare(
     db: &Db,
     options: &ServeOptions,
     embedded: bool,
+    keys: &crate::privacy::DataKeys,
 ) -> anyhow::Result<SharedCatalog> {
     if embedded || options.migrate {
         let ran = db.migrate().await?;
@@ -43,14 +44,20 @@ pub async fn prepare(
             return Err(StorageError::PendingMigrations(pending).into());
         }
     }
+    let mut demo_loaded = false;
     if options.demo {
-        if demo::load_if_empty(db).await? {
+        demo_loaded = demo::load_if_empty(db).await?;
+        if demo_loaded {
             tracing::info!("demo catalog loaded");
         } else {
             tracing::info!("database already holds MPPs; demo not loaded");
         }
     }
     let catalog = Catalog::load(db).await?;
+    if demo_loaded {
+        demo::create_staff(db, &catalog, keys).await?;
+        tracing::info!(accounts = demo::STAFF.len(), "demo staff accounts created");
+    }
     tracing::info!(
         mpps = catalog.mpps.len(),
         services = catalog.services.len(),
@@ -67,9 +74,11 @@ pub async fn serve(mut config: Config, options: ServeOptions) -> anyhow::Result<
         keys: Arc::new(crate::config::data_keys(&config)?),
         mode: config.mode,
         secure_cookies: config.secure_cookies,
+        public_url: config.public_url(),
+        sign_in_burst: config.sign_in_burst,
     };
     let db = open_db(&config).await?;
-    let catalog = prepare(&db, &options, config.is_embedded_sqlite()).await?;
+    let catalog = prepare(&db, &options, config.is_embedded_sqlite(), &settings.keys).await?;
     let listener = TcpListener::bind(&config.listen).await?;
     tracing::info!(listen = %listener.local_addr()?, engine = db.engine().name(), mode = ?config.mode, "serving");
     run(

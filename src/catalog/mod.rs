@@ -681,3 +681,103 @@ impl SharedCatalog {
         Ok(true)
     }
 }
+
+impl Catalog {
+    /// A service of the snapshot in the interchange format (the starting point of an edit).
+    pub fn service_doc(&self, s: &Service) -> crate::domain::catalog::ServiceDoc {
+        use crate::domain::catalog::{Fee, FeeDoc, RequirementDoc, ServiceDoc, TimeLimitDoc};
+        let (rupiah, variable) = match s.fee {
+            Fee::Free => (0, false),
+            Fee::Fixed(r) => (r.0, false),
+            Fee::Variable { from } => (from.0, true),
+        };
+        ServiceDoc {
+            slug: s.slug.clone(),
+            template: s.template.map(|t| self.templates[t].slug.clone()),
+            name: s.name.clone(),
+            description: s.description.clone(),
+            requirements: s
+                .requirements
+                .iter()
+                .map(|r| RequirementDoc {
+                    text: r.text.clone(),
+                    note: r.note.clone(),
+                })
+                .collect(),
+            procedure: s.procedure.clone(),
+            time_limit: TimeLimitDoc {
+                value: i64::from(s.time_limit.value),
+                unit: s.time_limit.unit.as_str().to_owned(),
+            },
+            fee: FeeDoc {
+                rupiah,
+                legal_basis: s.fee_legal_basis.clone(),
+                variable,
+            },
+            product: s.product.clone(),
+            complaint_channel: s.complaint_channel.clone(),
+            legal_basis: s.legal_basis.clone(),
+            facilities: s.facilities.clone(),
+            staff_competence: s.staff_competence.clone(),
+            internal_supervision: s.internal_supervision.clone(),
+            staff_count: s.staff_count.clone(),
+            service_guarantee: s.service_guarantee.clone(),
+            security_guarantee: s.security_guarantee.clone(),
+            performance_evaluation: s.performance_evaluation.clone(),
+        }
+    }
+
+    /// An MPP of the snapshot in the interchange format, without its tenants.
+    pub fn mpp_doc(&self, m: &Mpp) -> crate::domain::catalog::MppDoc {
+        use crate::domain::catalog::{ClosureDoc, MppDoc, OpeningHoursDoc};
+        MppDoc {
+            slug: m.slug.clone(),
+            region: m.region_code.clone(),
+            name: m.name.clone(),
+            address: m.address.clone(),
+            phone: m.phone.clone(),
+            email: m.email.clone(),
+            website: m.website.clone(),
+            status: m.status.as_str().to_owned(),
+            inaugurated_on: m.inaugurated_on.map(|d| d.format("%Y-%m-%d").to_string()),
+            opening_hours: m
+                .hours
+                .iter()
+                .map(|h| OpeningHoursDoc {
+                    weekday: i64::from(h.weekday),
+                    opens: h.opens.format("%H:%M").to_string(),
+                    closes: h.closes.format("%H:%M").to_string(),
+                })
+                .collect(),
+            closures: m
+                .closures
+                .iter()
+                .map(|(date, reason)| ClosureDoc {
+                    date: date.format("%Y-%m-%d").to_string(),
+                    reason: reason.clone(),
+                })
+                .collect(),
+            tenants: Vec::new(),
+        }
+    }
+
+    /// Where an MPP, or one of its tenants, sits (for the access rule and the audit log).
+    pub fn place(&self, mpp: &Mpp, tenant: Option<&Tenant>) -> crate::domain::roles::Place {
+        crate::domain::roles::Place {
+            region: Some(crate::domain::roles::PlaceRegion {
+                province: mpp.province_code.clone(),
+                regency: mpp.region_code.clone(),
+            }),
+            mpp: Some(mpp.id),
+            tenant: tenant.map(|t| t.id),
+        }
+    }
+
+    pub fn mpp_by_id(&self, id: Uuid) -> Option<&Mpp> {
+        self.mpps.iter().find(|m| m.id == id)
+    }
+
+    pub fn tenant_by_id(&self, id: Uuid) -> Option<&Tenant> {
+        self.tenants.iter().find(|t| t.id == id)
+    }
+}

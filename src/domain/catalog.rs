@@ -583,6 +583,57 @@ impl CatalogDoc {
 }
 
 impl ServiceDoc {
+    /// The document trimmed, as it would be stored.
+    pub fn normalized(mut self) -> ServiceDoc {
+        self.normalize();
+        self
+    }
+
+    /// What is wrong with this one service, at paths `service.fee.rupiah`, ...
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut v = Validator::default();
+        self.validate("service", &mut v);
+        v.problems
+    }
+
+    /// The names of the fields that differ from `before` (for the audit log).
+    pub fn changed_fields(&self, before: &ServiceDoc) -> Vec<&'static str> {
+        let mut changed = Vec::new();
+        let pairs: [(&'static str, bool); 13] = [
+            ("name", self.name != before.name),
+            ("description", self.description != before.description),
+            ("requirements", self.requirements != before.requirements),
+            ("procedure", self.procedure != before.procedure),
+            ("time_limit", self.time_limit != before.time_limit),
+            ("fee", self.fee != before.fee),
+            ("product", self.product != before.product),
+            (
+                "complaint_channel",
+                self.complaint_channel != before.complaint_channel,
+            ),
+            ("legal_basis", self.legal_basis != before.legal_basis),
+            ("facilities", self.facilities != before.facilities),
+            (
+                "staff_competence",
+                self.staff_competence != before.staff_competence,
+            ),
+            (
+                "service_guarantee",
+                self.service_guarantee != before.service_guarantee,
+            ),
+            (
+                "performance_evaluation",
+                self.performance_evaluation != before.performance_evaluation,
+            ),
+        ];
+        for (name, differs) in pairs {
+            if differs {
+                changed.push(name);
+            }
+        }
+        changed
+    }
+
     fn normalize(&mut self) {
         for s in [
             &mut self.slug,
@@ -687,6 +738,57 @@ impl ServiceDoc {
             unit: TimeUnit::parse(&self.time_limit.unit)?,
         })
     }
+}
+
+/// A validation message in Indonesian and English. The validator speaks English (operators read
+/// it in the CLI); people editing on the web read both.
+pub fn problem_text(message: &str) -> (String, String) {
+    let en = message.to_owned();
+    let number = |prefix: &str| {
+        message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split(' ').next())
+            .map(str::to_owned)
+    };
+    let id = if message == "is required" {
+        "Wajib diisi.".to_owned()
+    } else if let Some(n) = number("at most ").filter(|_| message.ends_with("characters")) {
+        format!("Paling banyak {n} karakter.")
+    } else if let Some(n) = number("must be 1 to ") {
+        format!("Harus antara 1 dan {n}.")
+    } else {
+        match message {
+            "contains control characters" => "Berisi karakter kendali.".to_owned(),
+            "must be 0 (free) or a positive whole number of rupiah" => {
+                "Harus 0 (gratis) atau bilangan bulat rupiah yang positif.".to_owned()
+            }
+            "a fee needs its legal basis" => {
+                "Tarif berbayar harus disertai dasar hukumnya.".to_owned()
+            }
+            "needs at least one step" => {
+                "Prosedur memerlukan paling sedikit satu langkah.".to_owned()
+            }
+            "at most 50 requirements" => "Paling banyak 50 persyaratan.".to_owned(),
+            "at most 50 steps" => "Paling banyak 50 langkah.".to_owned(),
+            "must be one of minutes, hours, working_days" => {
+                "Satuan harus menit, jam, atau hari kerja.".to_owned()
+            }
+            "must be an e-mail address" => "Harus alamat e-mail.".to_owned(),
+            "must start with https:// or http://" => {
+                "Harus diawali https:// atau http://.".to_owned()
+            }
+            "must be one of planned, pilot, operating" => {
+                "Status harus direncanakan, uji coba, atau beroperasi.".to_owned()
+            }
+            "opens must be before closes" => "Jam buka harus sebelum jam tutup.".to_owned(),
+            "opens and closes must be times as HH:MM" => "Jam harus berbentuk JJ:MM.".to_owned(),
+            "overlaps another interval of the same day" => {
+                "Bertumpang tindih dengan jam lain pada hari yang sama.".to_owned()
+            }
+            _ => format!("Tidak valid ({message})."),
+        }
+    };
+    (id, en)
 }
 
 #[derive(Default)]

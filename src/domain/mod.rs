@@ -11,5 +11,6 @@ pub mod nik;
 pub mod opening;
 pub mod region;
 pub mod registry;
+pub mod roles;
 pub mod search_text;
 pub mod slug;

@@ -22,12 +22,12 @@ use crate::domain::identifier::Identifier;
 use crate::domain::nik::Nik;
 use crate::storage::accounts::{self, CodeCheck, CodeError, NewCode, NewMessage};
 
-const SESSION_COOKIE: &str = "sesi";
-const CSRF_COOKIE: &str = "csrf";
+pub(super) const SESSION_COOKIE: &str = "sesi";
+pub(super) const CSRF_COOKIE: &str = "csrf";
 const CODE_MINUTES: i64 = 10;
 const SESSION_DAYS: i64 = 30;
 
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(super) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -38,17 +38,23 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
-fn random_token() -> Result<String, PageError> {
+pub(super) fn random_token() -> Result<String, PageError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|_| PageError::unavailable(Lang::Id, "/"))?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
-fn token_hash(token: &str) -> Vec<u8> {
+pub(super) fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
-fn set_cookie(response: &mut Response, app: &AppState, name: &str, value: &str, max_age: i64) {
+pub(super) fn set_cookie(
+    response: &mut Response,
+    app: &AppState,
+    name: &str,
+    value: &str,
+    max_age: i64,
+) {
     let secure = if app.settings.secure_cookies {
         "; Secure"
     } else {
@@ -62,14 +68,14 @@ fn set_cookie(response: &mut Response, app: &AppState, name: &str, value: &str, 
 
 /// The CSRF token of this browser (double-submit: a cookie and the same value in each form),
 /// created when missing.
-fn csrf(headers: &HeaderMap) -> Result<(String, bool), PageError> {
+pub(super) fn csrf(headers: &HeaderMap) -> Result<(String, bool), PageError> {
     match cookie(headers, CSRF_COOKIE).filter(|t| t.len() >= 32) {
         Some(token) => Ok((token, false)),
         None => Ok((random_token()?, true)),
     }
 }
 
-fn check_csrf(headers: &HeaderMap, sent: &str, lang: Lang) -> Result<(), PageError> {
+pub(super) fn check_csrf(headers: &HeaderMap, sent: &str, lang: Lang) -> Result<(), PageError> {
     let expected = cookie(headers, CSRF_COOKIE).unwrap_or_default();
     let same = !expected.is_empty()
         && expected.len() == sent.len()
@@ -91,7 +97,7 @@ fn check_csrf(headers: &HeaderMap, sent: &str, lang: Lang) -> Result<(), PageErr
 }
 
 /// A posted form with its CSRF token.
-trait CsrfForm {
+pub(super) trait CsrfForm {
     fn csrf(&self) -> &str;
 }
 
@@ -101,7 +107,7 @@ macro_rules! csrf_forms {
 csrf_forms!(SignInForm, CodeForm, ProfileForm, DeleteForm, SignOutForm);
 
 /// The form, if it can be read and carries this browser's CSRF token.
-fn checked_form<T: CsrfForm>(
+pub(super) fn checked_form<T: CsrfForm>(
     form: Result<Form<T>, FormRejection>,
     headers: &HeaderMap,
     lang: Lang,
@@ -119,7 +125,7 @@ fn checked_form<T: CsrfForm>(
     Ok(form)
 }
 
-fn render(
+pub(super) fn render(
     page: impl Template,
     status: StatusCode,
     csrf_cookie: Option<(&AppState, &str)>,
@@ -410,7 +416,7 @@ struct AccountPage<'a> {
 }
 
 /// The account behind this browser's session cookie, if any.
-async fn signed_in(
+pub(super) async fn signed_in(
     app: &AppState,
     headers: &HeaderMap,
     lang: Lang,
@@ -423,7 +429,7 @@ async fn signed_in(
         .map_err(|e| PageError::internal(lang, "/akun", &e))
 }
 
-fn open_text(app: &AppState, context: &str, sealed: Option<&[u8]>) -> Option<String> {
+pub(super) fn open_text(app: &AppState, context: &str, sealed: Option<&[u8]>) -> Option<String> {
     app.settings
         .keys
         .open(context, sealed?)
@@ -757,6 +763,8 @@ struct OutboxPage {
     lang: Lang,
     here: String,
     messages: Vec<ShownMessage>,
+    /// The demo staff accounts' current TOTP code and key.
+    demo_totp: Option<(String, String)>,
 }
 
 /// Delivered messages, readable in development and demo mode only (a 404 in production).
@@ -789,6 +797,11 @@ pub async fn dev_outbox(State(app): State<AppState>, lang: Lang) -> Result<Respo
         lang,
         here: "/dev/outbox".into(),
         messages,
+        demo_totp: crate::credentials::totp_code(
+            crate::demo::STAFF_TOTP_SECRET,
+            Utc::now().timestamp().max(0) as u64,
+        )
+        .map(|code| (code, crate::demo::staff_totp_text())),
     };
     Ok(render(page, StatusCode::OK, None))
 }

@@ -480,7 +480,7 @@ pub struct ServiceSummary {
     pub url: String,
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct RequirementOut {
     pub text: String,
     pub note: Option<String>,
@@ -754,4 +754,262 @@ pub async fn get_template(
             .map(|s| service_summary(&catalog, s))
             .collect(),
     }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Editing with an API token
+
+/// The staff member behind an `Authorization: Bearer` token that carries `scope`.
+pub struct TokenHolder {
+    pub token_id: Uuid,
+    pub grants: Vec<crate::domain::roles::Grant>,
+}
+
+fn unauthorized() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut response = ApiError::new(
+        axum::http::StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "Token API tidak ada, salah, kedaluwarsa, atau sudah dicabut. Kirim `Authorization: Bearer <token>`.",
+        "The API token is missing, wrong, expired or revoked. Send `Authorization: Bearer <token>`.",
+    )
+    .into_response();
+    response.headers_mut().insert(
+        axum::http::header::WWW_AUTHENTICATE,
+        axum::http::HeaderValue::from_static("Bearer realm=\"mpp\""),
+    );
+    response
+}
+
+fn forbidden_api() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::FORBIDDEN,
+        "forbidden",
+        "Token ini tidak berwenang untuk tindakan ini di tempat ini.",
+        "This token may not do this here.",
+    )
+}
+
+/// Checks the bearer token and its scope; the caller checks the grants at the place.
+pub async fn token_holder(
+    app: &AppState,
+    headers: &axum::http::HeaderMap,
+    scope: &str,
+) -> Result<TokenHolder, axum::response::Response> {
+    use axum::response::IntoResponse;
+    let token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.len() <= 200);
+    let Some(token) = token else {
+        return Err(unauthorized());
+    };
+    let now = chrono::Utc::now();
+    let row =
+        crate::storage::staff::token_by_hash(&app.db, &crate::credentials::token_hash(token), now)
+            .await
+            .map_err(|e| ApiError::internal(&e).into_response())?;
+    let Some(row) = row else {
+        return Err(unauthorized());
+    };
+    if !row.scopes.split(' ').any(|s| s == scope) {
+        return Err(forbidden_api().into_response());
+    }
+    let grants = crate::storage::staff::grants(&app.db, row.account_id)
+        .await
+        .map_err(|e| ApiError::internal(&e).into_response())?
+        .iter()
+        .filter_map(|g| g.grant())
+        .collect();
+    Ok(TokenHolder {
+        token_id: row.id,
+        grants,
+    })
+}
+
+/// The fields of a service's Standar Pelayanan to change; absent fields stay as they are.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServicePatch {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub requirements: Option<Vec<RequirementOut>>,
+    pub procedure: Option<Vec<String>>,
+    /// Whole units; `unit` is one of `minutes`, `hours`, `working_days`.
+    pub time_limit_value: Option<i64>,
+    pub time_limit_unit: Option<String>,
+    /// Whole rupiah; 0 is free.
+    pub fee_rupiah: Option<i64>,
+    pub fee_variable: Option<bool>,
+    pub fee_legal_basis: Option<String>,
+    pub product: Option<String>,
+    pub complaint_channel: Option<String>,
+    pub legal_basis: Option<String>,
+}
+
+/// What an edit changed.
+#[derive(Serialize, ToSchema)]
+pub struct EditResult {
+    pub id: Uuid,
+    /// Names of the fields that changed (empty when nothing did).
+    pub changed: Vec<String>,
+    /// The public page, which shows the change within the catalog refresh interval.
+    pub url: String,
+}
+
+/// Changes a service's Standar Pelayanan. Needs a token with scope `catalog:write` whose owner is
+/// the UPP admin of the service's tenant. The change is audited under the token.
+#[utoipa::path(patch, path = "/api/v1/services/{id}", tag = "catalog",
+    params(("id" = Uuid, Path, description = "The service id")),
+    request_body = ServicePatch,
+    security(("bearer" = ["catalog:write"])),
+    responses((status = 200, body = EditResult),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn patch_service(
+    State(app): State<AppState>,
+    headers: axum::http::HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+    body: Result<Json<ServicePatch>, axum::extract::rejection::JsonRejection>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let holder = match token_holder(&app, &headers, "catalog:write").await {
+        Ok(holder) => holder,
+        Err(response) => return response,
+    };
+    let result = async {
+        let Ok(Path(raw)) = id else {
+            return Err(ApiError::bad_parameter(
+                "id layanan tidak valid.",
+                "Invalid service id.",
+            ));
+        };
+        let id = Uuid::parse_str(&raw).map_err(|_| {
+            ApiError::bad_parameter("id layanan harus UUID.", "The service id must be a UUID.")
+        })?;
+        let catalog = app.catalog.get();
+        let service = catalog
+            .service(id)
+            .ok_or_else(|| ApiError::not_found("Layanan", "Service"))?;
+        let place = catalog.place(
+            &catalog.mpps[service.mpp],
+            Some(&catalog.tenants[service.tenant]),
+        );
+        if !crate::domain::roles::permits(
+            &holder.grants,
+            crate::domain::roles::Action::EditService,
+            &place,
+        ) {
+            return Err(forbidden_api());
+        }
+        let patch = match body {
+            Ok(Json(patch)) => patch,
+            Err(e) => {
+                return Err(ApiError::bad_parameter(
+                    format!("Isi permintaan bukan JSON yang benar: {}", e.body_text()),
+                    format!(
+                        "The request body is not valid JSON for this operation: {}",
+                        e.body_text()
+                    ),
+                ));
+            }
+        };
+        let before = catalog.service_doc(service);
+        let mut doc = before.clone();
+        if let Some(v) = patch.name {
+            doc.name = v;
+        }
+        if let Some(v) = patch.description {
+            doc.description = Some(v);
+        }
+        if let Some(v) = patch.requirements {
+            doc.requirements = v
+                .into_iter()
+                .map(|r| crate::domain::catalog::RequirementDoc {
+                    text: r.text,
+                    note: r.note,
+                })
+                .collect();
+        }
+        if let Some(v) = patch.procedure {
+            doc.procedure = v;
+        }
+        if let Some(v) = patch.time_limit_value {
+            doc.time_limit.value = v;
+        }
+        if let Some(v) = patch.time_limit_unit {
+            doc.time_limit.unit = v;
+        }
+        if let Some(v) = patch.fee_rupiah {
+            doc.fee.rupiah = v;
+        }
+        if let Some(v) = patch.fee_variable {
+            doc.fee.variable = v;
+        }
+        if let Some(v) = patch.fee_legal_basis {
+            doc.fee.legal_basis = Some(v);
+        }
+        if let Some(v) = patch.product {
+            doc.product = v;
+        }
+        if let Some(v) = patch.complaint_channel {
+            doc.complaint_channel = v;
+        }
+        if let Some(v) = patch.legal_basis {
+            doc.legal_basis = v;
+        }
+        let doc = doc.normalized();
+        let problems = doc.problems();
+        if !problems.is_empty() {
+            let (ids, ens): (Vec<String>, Vec<String>) = problems
+                .iter()
+                .map(|p| {
+                    let (id, en) = crate::domain::catalog::problem_text(&p.message);
+                    (format!("{}: {id}", p.path), format!("{}: {en}", p.path))
+                })
+                .unzip();
+            return Err(ApiError::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_service",
+                ids.join(" "),
+                ens.join(" "),
+            ));
+        }
+        let changed = doc.changed_fields(&before);
+        if !changed.is_empty() {
+            crate::storage::catalog::edit_service(
+                &app.db,
+                service.id,
+                &doc,
+                crate::storage::catalog::Edit {
+                    actor: &format!("token:{}", holder.token_id),
+                    audit_scope: &place.audit_path(),
+                    changed: &changed,
+                },
+            )
+            .await
+            .map_err(|e| ApiError::internal(&e))?;
+            let (db, shared) = (app.db.clone(), app.catalog.clone());
+            tokio::spawn(async move {
+                if let Err(e) = shared.refresh(&db).await {
+                    tracing::warn!(error = %e, "catalog refresh after an edit failed");
+                }
+            });
+        }
+        Ok(EditResult {
+            id: service.id,
+            changed: changed.into_iter().map(str::to_owned).collect(),
+            url: format!("/layanan/{}", service.id),
+        })
+    }
+    .await;
+    match result {
+        Ok(edit) => Json(edit).into_response(),
+        Err(e) => e.into_response(),
+    }
 }

@@ -31,6 +31,14 @@ impl Lang {
         }
     }
 
+    /// One of two texts written side by side (staff pages keep both languages in the template).
+    pub fn pick<'a>(self, id: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Lang::Id => id,
+            Lang::En => en,
+        }
+    }
+
     pub fn other(self) -> Lang {
         match self {
             Lang::Id => Lang::En,

@@ -6,6 +6,7 @@ pub mod api;
 pub mod errors;
 pub mod i18n;
 pub mod pages;
+pub mod staff;
 
 use std::sync::Arc;
 
@@ -45,6 +46,10 @@ pub struct Settings {
     pub keys: Arc<DataKeys>,
     pub mode: Mode,
     pub secure_cookies: bool,
+    /// The base of links sent by e-mail (see `Config::public_url`).
+    pub public_url: String,
+    /// Sign-in posts per client address in a burst (see `Config::sign_in_burst`).
+    pub sign_in_burst: u32,
 }
 
 impl Settings {
@@ -78,6 +83,7 @@ pub struct AppState {
                        with a stable `code` and messages in Indonesian and English.",
         license(name = "Apache-2.0")
     ),
+    modifiers(&BearerScheme),
     tags(
         (name = "registry", description = "Wilayah (Kemendagri codes)"),
         (name = "catalog", description = "MPP, UPP and services"),
@@ -85,6 +91,27 @@ pub struct AppState {
     )
 )]
 struct ApiDoc;
+
+/// The bearer token scheme of the editing operations.
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An API token created in the staff area (/staf/token).",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// Who may use a route. Every people's route is registered with its access, so the
 /// authorization matrix test (tests/it/authz.rs) covers each one; a route cannot be added
@@ -97,6 +124,13 @@ pub enum Access {
     Citizen,
     /// Only in development and demo mode (a 404 in production).
     Development,
+    /// Mid sign-in: a session whose password was checked and whose second factor is due.
+    SecondFactor,
+    /// Staff signed in with password and TOTP, whose grants allow the action at the place the
+    /// request names (`domain::roles::permits`).
+    Staff(crate::domain::roles::Action),
+    /// An API token carrying this scope, whose owner's grants allow the action at the place.
+    Token(&'static str, crate::domain::roles::Action),
 }
 
 /// One registered route.
@@ -132,8 +166,11 @@ impl Routes {
 }
 
 /// The people's routes, with who may use each.
-fn page_routes() -> (Router<AppState>, Vec<RouteSpec>) {
-    use Access::{Citizen, Development, Public};
+fn page_routes(sign_in_burst: u32) -> (Router<AppState>, Vec<RouteSpec>) {
+    use crate::domain::roles::Action::{
+        EditMpp, EditService, EnterStaffArea, ManageOwnTokens, ViewAudit,
+    };
+    use Access::{Citizen, Development, Public, SecondFactor, Staff};
     let routes = Routes {
         router: Router::new(),
         table: Vec::new(),
@@ -162,14 +199,14 @@ fn page_routes() -> (Router<AppState>, Vec<RouteSpec>) {
         &[("GET", Public), ("POST", Public)],
         get(account::sign_in_form)
             .post(account::send_code)
-            .route_layer(per_address_limit()),
+            .route_layer(per_address_limit(sign_in_burst)),
     )
     .add(
         "/masuk/kode",
         &[("GET", Public), ("POST", Public)],
         get(account::code_form)
             .post(account::enter_code)
-            .route_layer(per_address_limit()),
+            .route_layer(per_address_limit(sign_in_burst)),
     )
     .add("/akun", &[("GET", Citizen)], get(account::account))
     .add(
@@ -185,6 +222,68 @@ fn page_routes() -> (Router<AppState>, Vec<RouteSpec>) {
     )
     .add("/keluar", &[("POST", Public)], post(account::sign_out))
     .add(
+        "/staf/masuk",
+        &[("GET", Public), ("POST", Public)],
+        get(staff::sign_in_form)
+            .post(staff::sign_in)
+            .route_layer(per_address_limit(sign_in_burst)),
+    )
+    .add(
+        "/staf/verifikasi",
+        &[("GET", SecondFactor), ("POST", SecondFactor)],
+        get(staff::totp_form)
+            .post(staff::verify_totp)
+            .route_layer(per_address_limit(sign_in_burst)),
+    )
+    .add(
+        "/staf/lupa",
+        &[("GET", Public), ("POST", Public)],
+        get(staff::reset_form)
+            .post(staff::request_reset)
+            .route_layer(per_address_limit(sign_in_burst)),
+    )
+    .add(
+        "/staf/tautan/{token}",
+        &[("GET", Public), ("POST", Public)],
+        get(staff::link_form)
+            .post(staff::use_link)
+            .route_layer(per_address_limit(sign_in_burst)),
+    )
+    .add("/staf", &[("GET", Staff(EnterStaffArea))], get(staff::home))
+    .add(
+        "/staf/layanan/{id}",
+        &[("GET", Staff(EditService)), ("POST", Staff(EditService))],
+        get(staff::service_form).post(staff::save_service),
+    )
+    .add(
+        "/staf/mpp/{slug}",
+        &[("GET", Staff(EditMpp)), ("POST", Staff(EditMpp))],
+        get(staff::mpp_form).post(staff::save_mpp),
+    )
+    .add(
+        "/staf/audit",
+        &[("GET", Staff(ViewAudit))],
+        get(staff::audit),
+    )
+    .add(
+        "/staf/undang",
+        &[("GET", Staff(INVITE)), ("POST", Staff(INVITE))],
+        get(staff::invite_form).post(staff::invite),
+    )
+    .add(
+        "/staf/token",
+        &[
+            ("GET", Staff(ManageOwnTokens)),
+            ("POST", Staff(ManageOwnTokens)),
+        ],
+        get(staff::tokens).post(staff::create_token),
+    )
+    .add(
+        "/staf/token/{id}/cabut",
+        &[("POST", Staff(ManageOwnTokens))],
+        post(staff::revoke_token),
+    )
+    .add(
         "/dev/outbox",
         &[("GET", Development)],
         get(account::dev_outbox),
@@ -196,21 +295,31 @@ fn page_routes() -> (Router<AppState>, Vec<RouteSpec>) {
 
 /// Every people's route with its access (for the authorization matrix test).
 pub fn page_route_table() -> Vec<RouteSpec> {
-    page_routes().1
+    page_routes(10).1
 }
 
-/// Access of each API operation, by path: every path in the OpenAPI document must be here.
-pub const API_ACCESS: &[(&str, Access)] = &[
-    ("/api/v1/regions", Access::Public),
-    ("/api/v1/mpps", Access::Public),
-    ("/api/v1/mpps/{slug}", Access::Public),
-    ("/api/v1/mpps/{slug}/tenants", Access::Public),
-    ("/api/v1/services", Access::Public),
-    ("/api/v1/services/{id}", Access::Public),
-    ("/api/v1/templates", Access::Public),
-    ("/api/v1/templates/{slug}", Access::Public),
-    ("/healthz", Access::Public),
-    ("/readyz", Access::Public),
+/// Inviting: the role invited decides, so the route stands for "invite someone".
+pub const INVITE: crate::domain::roles::Action =
+    crate::domain::roles::Action::Invite(crate::domain::roles::Role::Officer);
+
+/// Access of each API operation, by method and path: every operation in the OpenAPI document
+/// must be here.
+pub const API_ACCESS: &[(&str, &str, Access)] = &[
+    ("get", "/api/v1/regions", Access::Public),
+    ("get", "/api/v1/mpps", Access::Public),
+    ("get", "/api/v1/mpps/{slug}", Access::Public),
+    ("get", "/api/v1/mpps/{slug}/tenants", Access::Public),
+    ("get", "/api/v1/services", Access::Public),
+    ("get", "/api/v1/services/{id}", Access::Public),
+    (
+        "patch",
+        "/api/v1/services/{id}",
+        Access::Token("catalog:write", crate::domain::roles::Action::EditService),
+    ),
+    ("get", "/api/v1/templates", Access::Public),
+    ("get", "/api/v1/templates/{slug}", Access::Public),
+    ("get", "/healthz", Access::Public),
+    ("get", "/readyz", Access::Public),
 ];
 
 /// The API routes and their OpenAPI description, from one registration.
@@ -221,7 +330,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(api::get_mpp))
         .routes(routes!(api::list_tenants))
         .routes(routes!(api::list_services))
-        .routes(routes!(api::get_service))
+        .routes(routes!(api::get_service, api::patch_service))
         .routes(routes!(api::list_templates))
         .routes(routes!(api::get_template))
         .routes(routes!(healthz))
@@ -248,7 +357,7 @@ pub fn router(db: Db, catalog: SharedCatalog, settings: Settings) -> Router {
         openapi_json: Arc::new(doc.to_pretty_json().unwrap_or_default()),
         page_cache: Arc::new(pages::PageCache::new()),
     };
-    let (pages, _) = page_routes();
+    let (pages, _) = page_routes(state.settings.sign_in_burst);
     // Pages differ by the `lang` cookie: caches must key on it.
     let pages = pages.layer(SetResponseHeaderLayer::appending(
         header::VARY,
@@ -326,14 +435,15 @@ impl MakeRequestId for RequestIds {
     }
 }
 
-/// Sign-in requests per client address: a burst of 10, then one every 6 seconds (POST only;
+/// Sign-in requests per client address: a burst of `burst` (10 by default), then one every 6 seconds (POST only;
 /// reading the forms is not limited). Per account limits live in storage (codes per address,
 /// tries per code). Each node counts on its own.
-fn per_address_limit()
--> GovernorLayer<PeerIpKeyExtractor, NoOpMiddleware<QuantaInstant>, axum::body::Body> {
+fn per_address_limit(
+    burst: u32,
+) -> GovernorLayer<PeerIpKeyExtractor, NoOpMiddleware<QuantaInstant>, axum::body::Body> {
     let config = GovernorConfigBuilder::default()
         .period(std::time::Duration::from_secs(6))
-        .burst_size(10)
+        .burst_size(burst.max(1))
         .methods(vec![axum::http::Method::POST])
         .finish()
         .expect("a non-zero period and burst");

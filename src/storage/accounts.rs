@@ -171,7 +171,8 @@ pub async fn session(
     Ok(on_pool!(db, pool => {
         sqlx::query_as(
             "SELECT a.id AS account_id, a.identifier_kind, a.identifier_sealed FROM sessions s \
-             JOIN accounts a ON a.id = s.account_id WHERE s.token_hash = $1 AND s.expires_at > $2",
+             JOIN accounts a ON a.id = s.account_id WHERE s.token_hash = $1 AND s.expires_at > $2 \
+             AND s.level <> 'password'",
         )
         .bind(token_hash).bind(timestamp(now))
         .fetch_optional(pool)

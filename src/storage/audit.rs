@@ -19,6 +19,22 @@ struct Row {
     hash: String,
 }
 
+impl Row {
+    fn entry(self) -> Entry {
+        Entry {
+            seq: self.seq,
+            at: self.at,
+            actor: self.actor,
+            action: self.action,
+            scope: self.scope,
+            subject: self.subject,
+            details: self.details,
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+        }
+    }
+}
+
 /// What to record.
 pub struct NewEntry<'a> {
     pub actor: &'a str,
@@ -64,20 +80,7 @@ pub async fn entries(db: &Db, scope: Option<&str>) -> Result<Vec<Entry>, Storage
         .fetch_all(pool)
         .await
     })?;
-    Ok(rows
-        .into_iter()
-        .map(|r| Entry {
-            seq: r.seq,
-            at: r.at,
-            actor: r.actor,
-            action: r.action,
-            scope: r.scope,
-            subject: r.subject,
-            details: r.details,
-            prev_hash: r.prev_hash,
-            hash: r.hash,
-        })
-        .collect())
+    Ok(rows.into_iter().map(Row::entry).collect())
 }
 
 /// Checks the whole chain, and that its end matches the recorded head (so that cutting entries
@@ -101,4 +104,50 @@ pub async fn verify(db: &Db) -> Result<Result<u64, Broken>, StorageError> {
         }));
     }
     Ok(Ok(checked))
+}
+
+/// The latest entries whose scope path lies under one of `prefixes` (`/35/35.79/{mpp}` selects
+/// that path and everything below it); all entries when `everything`.
+pub async fn latest_in(
+    db: &Db,
+    prefixes: &[String],
+    everything: bool,
+    limit: i64,
+) -> Result<Vec<Entry>, StorageError> {
+    let mut rows: Vec<Row> = Vec::new();
+    if everything {
+        rows = on_pool!(db, pool => {
+            sqlx::query_as(
+                "SELECT seq, at, actor, action, scope, subject, details, prev_hash, hash FROM audit_log \
+                 ORDER BY seq DESC LIMIT $1",
+            )
+            .bind(limit).fetch_all(pool).await
+        })?;
+    } else {
+        for prefix in prefixes {
+            // Scope paths hold region codes, UUIDs and slashes only: no LIKE wildcards.
+            let below = format!("{}/%", prefix.trim_end_matches('/'));
+            let found: Vec<Row> = on_pool!(db, pool => {
+                sqlx::query_as(
+                    "SELECT seq, at, actor, action, scope, subject, details, prev_hash, hash FROM audit_log \
+                     WHERE scope = $1 OR scope LIKE $2 ORDER BY seq DESC LIMIT $3",
+                )
+                .bind(prefix).bind(&below).bind(limit).fetch_all(pool).await
+            })?;
+            rows.extend(found);
+        }
+        rows.sort_by_key(|r| std::cmp::Reverse(r.seq));
+        rows.dedup_by_key(|r| r.seq);
+        rows.truncate(usize::try_from(limit).unwrap_or(0));
+    }
+    Ok(rows.into_iter().map(Row::entry).collect())
+}
+
+/// Appends one entry in a transaction of its own (for actions that change nothing else, such as
+/// a staff member viewing personal data).
+pub async fn record(db: &Db, entry: NewEntry<'_>) -> Result<i64, StorageError> {
+    let mut tx = db.begin().await?;
+    let seq = append(&mut tx, entry).await?;
+    tx.commit().await?;
+    Ok(seq)
 }

@@ -621,25 +621,7 @@ pub async fn import(db: &Db, doc: &CatalogDoc, actor: &str) -> Result<ImportRepo
                     (Some(old), Some(_)) if *old == s => report.unchanged += 1,
                     (Some(_), Some(&id)) => {
                         // Updated in place: later records (bookings, applications) refer to the id.
-                        on_tx!(&mut tx, conn => {
-                            sqlx::query(
-                                "UPDATE services SET template_id = $2, name = $3, description = $4, \
-                                 time_limit_value = $5, time_limit_unit = $6, fee_rupiah = $7, \
-                                 fee_legal_basis = $8, product = $9, complaint_channel = $10, legal_basis = $11, \
-                                 facilities = $12, staff_competence = $13, internal_supervision = $14, \
-                                 staff_count = $15, service_guarantee = $16, security_guarantee = $17, \
-                                 performance_evaluation = $18, fee_variable = $19 WHERE id = $1",
-                            )
-                            .bind(id).bind(template_id).bind(&s.name).bind(&s.description)
-                            .bind(s.time_limit.value as i32).bind(&s.time_limit.unit).bind(s.fee.rupiah)
-                            .bind(&s.fee.legal_basis).bind(&s.product).bind(&s.complaint_channel)
-                            .bind(&s.legal_basis).bind(&s.facilities).bind(&s.staff_competence)
-                            .bind(&s.internal_supervision).bind(&s.staff_count).bind(&s.service_guarantee)
-                            .bind(&s.security_guarantee).bind(&s.performance_evaluation).bind(s.fee.variable)
-                            .execute(&mut *conn).await?;
-                            sqlx::query("DELETE FROM service_requirements WHERE service_id = $1").bind(id).execute(&mut *conn).await?;
-                            sqlx::query("DELETE FROM service_steps WHERE service_id = $1").bind(id).execute(&mut *conn).await.map(|_| ())
-                        })?;
+                        update_service_row(&mut tx, id, template_id, s).await?;
                         new_services.push(NewService {
                             id,
                             mpp_id,
@@ -683,6 +665,122 @@ pub async fn import(db: &Db, doc: &CatalogDoc, actor: &str) -> Result<ImportRepo
     }
     tx.commit().await?;
     Ok(report)
+}
+
+/// Rewrites a service's row in place (its id stays: later records refer to it) and removes its
+/// requirements and steps, which the caller inserts again.
+async fn update_service_row(
+    tx: &mut Tx,
+    id: Uuid,
+    template_id: Option<Uuid>,
+    s: &ServiceDoc,
+) -> Result<(), StorageError> {
+    on_tx!(tx, conn => {
+        sqlx::query(
+            "UPDATE services SET template_id = $2, name = $3, description = $4, \
+             time_limit_value = $5, time_limit_unit = $6, fee_rupiah = $7, \
+             fee_legal_basis = $8, product = $9, complaint_channel = $10, legal_basis = $11, \
+             facilities = $12, staff_competence = $13, internal_supervision = $14, \
+             staff_count = $15, service_guarantee = $16, security_guarantee = $17, \
+             performance_evaluation = $18, fee_variable = $19 WHERE id = $1",
+        )
+        .bind(id).bind(template_id).bind(&s.name).bind(&s.description)
+        .bind(s.time_limit.value as i32).bind(&s.time_limit.unit).bind(s.fee.rupiah)
+        .bind(&s.fee.legal_basis).bind(&s.product).bind(&s.complaint_channel)
+        .bind(&s.legal_basis).bind(&s.facilities).bind(&s.staff_competence)
+        .bind(&s.internal_supervision).bind(&s.staff_count).bind(&s.service_guarantee)
+        .bind(&s.security_guarantee).bind(&s.performance_evaluation).bind(s.fee.variable)
+        .execute(&mut *conn).await?;
+        sqlx::query("DELETE FROM service_requirements WHERE service_id = $1").bind(id).execute(&mut *conn).await?;
+        sqlx::query("DELETE FROM service_steps WHERE service_id = $1").bind(id).execute(&mut *conn).await.map(|_| ())
+    })?;
+    Ok(())
+}
+
+/// One edit made on the web or through the API: who, where (the audit scope path), and which
+/// fields changed (names only; catalog text is public, but the log stays small).
+pub struct Edit<'a> {
+    pub actor: &'a str,
+    pub audit_scope: &'a str,
+    pub changed: &'a [&'a str],
+}
+
+/// Writes one service's new Standar Pelayanan (validated by the caller), bumps the catalog
+/// version and appends the audit entry, in one transaction. The service keeps its id, MPP,
+/// tenant, slug and template.
+pub async fn edit_service(
+    db: &Db,
+    service_id: Uuid,
+    doc: &ServiceDoc,
+    edit: Edit<'_>,
+) -> Result<bool, StorageError> {
+    let mut tx = db.begin().await?;
+    lock_catalog(&mut tx).await?;
+    let row: Option<(Uuid, Uuid, Option<Uuid>)> = on_tx!(&mut tx, conn => {
+        sqlx::query_as("SELECT mpp_id, tenant_id, template_id FROM services WHERE id = $1")
+            .bind(service_id).fetch_optional(conn).await
+    })?;
+    let Some((mpp_id, tenant_id, template_id)) = row else {
+        return Ok(false);
+    };
+    update_service_row(&mut tx, service_id, template_id, doc).await?;
+    let lists = [NewService {
+        id: service_id,
+        mpp_id,
+        tenant_id,
+        template_id,
+        doc,
+        insert_row: false,
+    }];
+    insert_services(&mut tx, &lists).await?;
+    bump_version(&mut tx).await?;
+    super::audit::append(
+        &mut tx,
+        super::audit::NewEntry {
+            actor: edit.actor,
+            action: "service.update",
+            scope: edit.audit_scope,
+            subject: &service_id.to_string(),
+            details: serde_json::json!({ "fields": edit.changed }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Writes an MPP's own fields (not its tenants), bumps the version, audits; one transaction.
+pub async fn edit_mpp(
+    db: &Db,
+    mpp_id: Uuid,
+    doc: &MppDoc,
+    edit: Edit<'_>,
+) -> Result<(), StorageError> {
+    let mut tx = db.begin().await?;
+    lock_catalog(&mut tx).await?;
+    write_mpp(&mut tx, mpp_id, doc, false).await?;
+    bump_version(&mut tx).await?;
+    super::audit::append(
+        &mut tx,
+        super::audit::NewEntry {
+            actor: edit.actor,
+            action: "mpp.update",
+            scope: edit.audit_scope,
+            subject: &mpp_id.to_string(),
+            details: serde_json::json!({ "fields": edit.changed }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// One catalog writer at a time (see [`import`]).
+async fn lock_catalog(tx: &mut Tx) -> Result<(), StorageError> {
+    on_tx!(tx, conn => {
+        sqlx::query("UPDATE catalog_meta SET version = version WHERE id = 1").execute(conn).await.map(|_| ())
+    })?;
+    Ok(())
 }
 
 async fn write_mpp(tx: &mut Tx, id: Uuid, m: &MppDoc, insert: bool) -> Result<(), StorageError> {

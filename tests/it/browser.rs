@@ -428,3 +428,136 @@ async fn citizen_signs_up_with_a_code_from_the_outbox(engine: Engine) {
         .expect("home again");
     browser.close().await;
 }
+
+both_engines!(upp_admin_edits_a_fee_and_an_officer_of_another_upp_cannot);
+
+async fn fill(c: &Client, css: &str, text: &str) {
+    let field = c.find(Locator::Css(css)).await.expect(css);
+    field.clear().await.expect("clear");
+    field.send_keys(text).await.expect("type");
+}
+
+async fn submit(c: &Client, form: &str) {
+    c.find(Locator::Css(&format!("{form} button[type=submit]")))
+        .await
+        .expect("submit button")
+        .click()
+        .await
+        .expect("submit");
+}
+
+/// Signs in at /staf/masuk with the demo password and the current TOTP code.
+async fn staff_sign_in(c: &Client, app: &TestApp, email: &str) {
+    c.goto(&app.url("/staf/masuk")).await.expect("sign-in page");
+    fill(c, "input#email", email).await;
+    fill(c, "input#password", mpp::demo::STAFF_PASSWORD).await;
+    submit(c, "form[action='/staf/masuk']").await;
+    c.wait()
+        .for_element(Locator::Css("input#code"))
+        .await
+        .expect("TOTP page");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let code = mpp::credentials::totp_code(mpp::demo::STAFF_TOTP_SECRET, now).expect("code");
+    fill(c, "input#code", &code).await;
+    submit(c, "form[action='/staf/verifikasi']").await;
+    c.wait()
+        .for_element(Locator::Css("ul.menu"))
+        .await
+        .expect("the staff area");
+}
+
+/// The journey: the Disdukcapil UPP admin changes a fee on the web and the public page
+/// shows it; an officer of Polres cannot open that service's form. Staff pages pass axe too.
+async fn upp_admin_edits_a_fee_and_an_officer_of_another_upp_cannot(engine: Engine) {
+    let axe = axe_source();
+    let Some(app) = TestApp::demo(engine).await else {
+        return;
+    };
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let c = &browser.client;
+    if let Some(axe) = &axe {
+        c.goto(&app.url("/staf/masuk")).await.expect("page");
+        let violations = axe_violations(c, axe).await;
+        assert!(violations.is_empty(), "/staf/masuk: {violations:#?}");
+    }
+    staff_sign_in(c, &app, "admin.dukcapil@demo.mpp.id").await;
+    c.find(Locator::LinkText("Penerbitan KTP-el Baru"))
+        .await
+        .expect("the service in the admin's list")
+        .click()
+        .await
+        .expect("open the form");
+    c.wait()
+        .for_element(Locator::Css("input#fee_rupiah"))
+        .await
+        .expect("edit form");
+    let edit_url = c.current_url().await.expect("url").to_string();
+    fill(c, "input#fee_rupiah", "45.000").await;
+    fill(
+        c,
+        "input#fee_legal_basis",
+        "Perda Kota Batu Nomor 1 Tahun 2026",
+    )
+    .await;
+    submit(c, "form.stack").await;
+    c.wait()
+        .for_element(Locator::Css("p.notice"))
+        .await
+        .expect("saved");
+    if let Some(axe) = &axe {
+        for path in [
+            "/staf",
+            "/staf/audit",
+            "/staf/undang",
+            "/staf/token",
+            "/staf/mpp/among-warga-kota-batu",
+        ] {
+            c.goto(&app.url(path)).await.expect("page");
+            let violations = axe_violations(c, axe).await;
+            // The MPP form is the manager's: the admin gets the refusal page, which passes too.
+            assert!(violations.is_empty(), "{path}: {violations:#?}");
+        }
+        c.goto(&edit_url).await.expect("edit page");
+        let violations = axe_violations(c, axe).await;
+        assert!(violations.is_empty(), "{edit_url}: {violations:#?}");
+    }
+    let public = edit_url
+        .replace("/staf/layanan/", "/layanan/")
+        .replace("?tersimpan=1", "");
+    let mut shown = String::new();
+    for _ in 0..50 {
+        c.goto(&public).await.expect("public page");
+        shown = main_text(c).await;
+        if shown.contains("Rp45.000") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        shown.contains("Rp45.000"),
+        "the public page shows the new fee: {shown}"
+    );
+    c.goto(&app.url("/staf")).await.expect("staff area");
+    submit(c, "form[action='/keluar']").await;
+    c.wait()
+        .for_element(Locator::Css("input#q"))
+        .await
+        .expect("signed out");
+
+    // An officer of another UPP: the form is refused, and nothing changed.
+    staff_sign_in(c, &app, "petugas.polres@demo.mpp.id").await;
+    let home = main_text(c).await;
+    assert!(!home.contains("Penerbitan KTP-el"), "{home}");
+    c.goto(&edit_url.replace("?tersimpan=1", ""))
+        .await
+        .expect("the form's address");
+    let refused = main_text(c).await;
+    assert!(refused.contains("tidak berwenang"), "{refused}");
+    assert!(c.find(Locator::Css("input#fee_rupiah")).await.is_err());
+    browser.close().await;
+}

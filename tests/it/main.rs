@@ -8,4 +8,5 @@ mod browser;
 mod cli;
 mod imports;
 mod pages;
+mod staff;
 mod support;

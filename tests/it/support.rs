@@ -158,8 +158,19 @@ impl TestApp {
         Some(Self::on(tmp, demo).await)
     }
 
+    /// The demo with other settings (a test that signs in many roles from one address raises
+    /// the sign-in burst).
+    pub async fn demo_with(engine: Engine, settings: mpp::http::Settings) -> Option<TestApp> {
+        let tmp = TempDb::new(engine).await?;
+        Some(Self::on_with(tmp, true, settings).await)
+    }
+
     /// Serves an existing database (another node on the same database).
     pub async fn on(tmp: TempDb, demo: bool) -> TestApp {
+        Self::on_with(tmp, demo, test_settings()).await
+    }
+
+    pub async fn on_with(tmp: TempDb, demo: bool, settings: mpp::http::Settings) -> TestApp {
         let catalog = server::prepare(
             &tmp.db,
             &ServeOptions {
@@ -167,6 +178,7 @@ impl TestApp {
                 migrate: true,
             },
             true,
+            &settings.keys,
         )
         .await
         .expect("prepare");
@@ -182,7 +194,7 @@ impl TestApp {
                 listener,
                 db,
                 served,
-                test_settings(),
+                settings,
                 Duration::from_millis(100),
                 async {
                     let _ = rx.await;
@@ -255,6 +267,8 @@ pub fn test_settings() -> mpp::http::Settings {
         ),
         mode: mpp::config::Mode::Development,
         secure_cookies: false,
+        public_url: "http://127.0.0.1".into(),
+        sign_in_burst: 10,
     }
 }
 
