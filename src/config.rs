@@ -8,6 +8,8 @@
 //! | data directory | `--data-dir` | `MPP_DATA_DIR` | `data` |
 //! | log format | `--log-format` | `MPP_LOG_FORMAT` | `text` (or `json`) |
 //! | catalog refresh | – | `MPP_CATALOG_REFRESH_SECS` | `5` |
+//! | public address | – | `MPP_PUBLIC_URL` | `http://{listen}` |
+//! | sign-in burst | – | `MPP_SIGN_IN_BURST` | `10` |
 
 use std::path::{Path, PathBuf};
 
@@ -130,6 +132,14 @@ impl Config {
             config.catalog_refresh_secs = secs
                 .parse()
                 .map_err(|_| ConfigError::Number("MPP_CATALOG_REFRESH_SECS"))?;
+        }
+        if let Ok(url) = std::env::var("MPP_PUBLIC_URL") {
+            config.public_url = Some(url);
+        }
+        if let Ok(burst) = std::env::var("MPP_SIGN_IN_BURST") {
+            config.sign_in_burst = burst
+                .parse()
+                .map_err(|_| ConfigError::Number("MPP_SIGN_IN_BURST"))?;
         }
         if let Some(v) = overrides.listen {
             config.listen = v;

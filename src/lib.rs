@@ -4,6 +4,7 @@
 //! the one query layer over SQLite and PostgreSQL; `catalog` is the in-memory snapshot served to
 //! readers; `http` renders pages and the JSON API; `imports` and `demo` feed the database.
 
+pub mod admin;
 pub mod catalog;
 pub mod config;
 pub mod credentials;

@@ -65,6 +65,46 @@ enum Command {
         #[command(subcommand)]
         what: AuditWhat,
     },
+    /// Staff accounts (the first national admin; anyone, by hand).
+    Admin {
+        #[command(subcommand)]
+        what: AdminWhat,
+    },
+    /// The keys sealing personal data.
+    Keys {
+        #[command(subcommand)]
+        what: KeysWhat,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminWhat {
+    /// Invite someone to a role; prints the link to hand over (valid 7 days). With no scope the
+    /// role is national (national_admin, analyst).
+    Invite {
+        /// Their work e-mail address.
+        email: String,
+        /// officer, upp_admin, mpp_manager, regional_admin, national_admin or analyst.
+        #[arg(long)]
+        role: String,
+        /// A province or kabupaten/kota code (regional_admin).
+        #[arg(long)]
+        region: Option<String>,
+        /// An MPP slug (mpp_manager; with --tenant for officer and upp_admin).
+        #[arg(long)]
+        mpp: Option<String>,
+        /// A UPP (tenant) slug within --mpp.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysWhat {
+    /// Re-seal every sealed value with the current (first) key, after adding a new key in front.
+    Reseal,
+    /// Print a new random key (for `data_keys` or `lookup_key`).
+    Generate,
 }
 
 #[derive(Subcommand)]
@@ -151,6 +191,50 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 }
                 Err(broken) => Err(anyhow::anyhow!("audit log broken: {broken}")),
             }
+        }
+        Command::Admin {
+            what:
+                AdminWhat::Invite {
+                    email,
+                    role,
+                    region,
+                    mpp,
+                    tenant,
+                },
+        } => {
+            let db = ready_db(&config).await?;
+            let keys = mpp::config::data_keys(&config)?;
+            let spec = mpp::admin::ScopeSpec {
+                region,
+                mpp,
+                tenant,
+            };
+            let link =
+                mpp::admin::invite(&db, &keys, &config.public_url(), &email, &role, &spec).await?;
+            println!(
+                "invitation for {role} created; hand this link to {email} (valid {} days):\n{link}",
+                mpp::admin::CLI_INVITE_DAYS
+            );
+            Ok(())
+        }
+        Command::Keys {
+            what: KeysWhat::Generate,
+        } => {
+            println!("{}", mpp::privacy::DataKeys::generate_key()?);
+            Ok(())
+        }
+        Command::Keys {
+            what: KeysWhat::Reseal,
+        } => {
+            let db = ready_db(&config).await?;
+            let keys = mpp::config::data_keys(&config)?;
+            for (column, report) in mpp::admin::reseal(&db, &keys).await? {
+                println!(
+                    "{column}: {} re-sealed, {} already current",
+                    report.resealed, report.current
+                );
+            }
+            Ok(())
         }
         Command::Config => {
             print!("{}", config.redacted_toml());

@@ -1804,12 +1804,12 @@ async fn send_link(
         grant,
         created_by: actor,
         expires_at: now + valid,
-        message: NewMessage {
+        message: Some(NewMessage {
             channel: "email",
             recipient_sealed: &recipient_sealed,
             subject,
             body_sealed: &body_sealed,
-        },
+        }),
         audit_scope,
     };
     match store::create_link(&app.db, link, now).await {

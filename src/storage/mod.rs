@@ -12,6 +12,7 @@ pub mod audit;
 pub mod catalog;
 pub mod holidays;
 pub mod regions;
+pub mod sealed;
 pub mod staff;
 
 use std::path::Path;

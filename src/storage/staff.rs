@@ -366,7 +366,8 @@ pub struct NewLink<'a> {
     pub grant: Option<&'a Grant>,
     pub created_by: &'a str,
     pub expires_at: DateTime<Utc>,
-    pub message: NewMessage<'a>,
+    /// The e-mail carrying the link; none when the link is handed over another way (the CLI).
+    pub message: Option<NewMessage<'a>>,
     /// The audit scope path of the invitation.
     pub audit_scope: &'a str,
 }
@@ -408,13 +409,15 @@ pub async fn create_link(db: &Db, link: NewLink<'_>, now: DateTime<Utc>) -> Resu
         .bind(link.grant.map(|g| g.role.as_str())).bind(region).bind(mpp).bind(tenant)
         .bind(link.created_by).bind(&now_text).bind(timestamp(link.expires_at))
         .execute(&mut *conn).await?;
-        sqlx::query(
-            "INSERT INTO outbox (id, channel, recipient_sealed, subject, body_sealed, created_at, attempts) \
-             VALUES ($1, $2, $3, $4, $5, $6, 0)",
-        )
-        .bind(Uuid::now_v7()).bind(link.message.channel).bind(link.message.recipient_sealed)
-        .bind(link.message.subject).bind(link.message.body_sealed).bind(&now_text)
-        .execute(&mut *conn).await?;
+        if let Some(message) = &link.message {
+            sqlx::query(
+                "INSERT INTO outbox (id, channel, recipient_sealed, subject, body_sealed, created_at, attempts) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 0)",
+            )
+            .bind(Uuid::now_v7()).bind(message.channel).bind(message.recipient_sealed)
+            .bind(message.subject).bind(message.body_sealed).bind(&now_text)
+            .execute(&mut *conn).await?;
+        }
         Ok::<(), sqlx::Error>(())
     }.await)
     .map_err(StorageError::from)?;

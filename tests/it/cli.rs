@@ -372,3 +372,119 @@ fn cookie_set_by(response: &reqwest::Response, name: &str) -> String {
         })
         .unwrap_or_else(|| panic!("no {name} cookie set"))
 }
+
+both_engines!(first_national_admin_is_invited_from_the_command_line_and_keys_reseal);
+
+/// `mpp admin invite` prints a link that makes the first national admin; `mpp keys reseal`
+/// moves every sealed value to a new key, after which the old key can go.
+async fn first_national_admin_is_invited_from_the_command_line_and_keys_reseal(engine: Engine) {
+    let Some(tmp) = TempDb::new(engine).await else {
+        return;
+    };
+    mpp::demo::load_if_empty(&tmp.db).await.expect("demo");
+    let old = mpp::privacy::DataKeys::generate_key().expect("key");
+    let new = mpp::privacy::DataKeys::generate_key().expect("key");
+    let lookup = mpp::privacy::DataKeys::generate_key().expect("key");
+    let with_keys = |keys: &str| {
+        let mut cmd = mpp(&tmp.url);
+        cmd.env("MPP_DATA_KEYS", keys)
+            .env("MPP_LOOKUP_KEY", &lookup)
+            .env("MPP_PUBLIC_URL", "https://mpp.contoh.go.id/");
+        cmd
+    };
+    let out = with_keys(&format!("k1:{old}"))
+        .args([
+            "admin",
+            "invite",
+            "kepala@menpan.go.id",
+            "--role",
+            "national_admin",
+        ])
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("https://mpp.contoh.go.id/staf/tautan/"),
+        "{stdout}"
+    );
+    // A role at the wrong kind of place is refused with what to give instead.
+    let out = with_keys(&format!("k1:{old}"))
+        .args([
+            "admin",
+            "invite",
+            "x@batukota.go.id",
+            "--role",
+            "upp_admin",
+            "--mpp",
+            "among-warga-kota-batu",
+        ])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("give --mpp and --tenant"));
+    assert_eq!(
+        count(
+            &tmp.db,
+            "SELECT COUNT(*) FROM staff_links WHERE purpose = 'invite' AND role = 'national_admin'"
+        )
+        .await,
+        1
+    );
+
+    // Rotation: the new key in front, the old one kept to open; reseal; then the old key goes.
+    let out = with_keys(&format!("k2:{new},k1:{old}"))
+        .args(["keys", "reseal"])
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("staff_links.identifier_sealed: 1 re-sealed"),
+        "{stdout}"
+    );
+    let out = with_keys(&format!("k2:{new},k1:{old}"))
+        .args(["keys", "reseal"])
+        .output()
+        .expect("run");
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("staff_links.identifier_sealed: 0 re-sealed, 1 already current")
+    );
+    let only_new = mpp::privacy::DataKeys::parse(&format!("k2:{new}"), &lookup).expect("keys");
+    let sealed: Vec<u8> = match &tmp.db {
+        mpp::storage::Db::Sqlite(pool) => {
+            sqlx::query_scalar("SELECT identifier_sealed FROM staff_links")
+                .fetch_one(pool)
+                .await
+        }
+        mpp::storage::Db::Postgres(pool) => {
+            sqlx::query_scalar("SELECT identifier_sealed FROM staff_links")
+                .fetch_one(pool)
+                .await
+        }
+    }
+    .expect("sealed");
+    assert_eq!(
+        only_new
+            .open("account.identifier", &sealed)
+            .expect("opens with the new key alone"),
+        b"kepala@menpan.go.id"
+    );
+}
+
+async fn count(db: &mpp::storage::Db, sql: &'static str) -> i64 {
+    match db {
+        mpp::storage::Db::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+        mpp::storage::Db::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+    }
+    .expect("count")
+}
