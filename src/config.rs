@@ -10,6 +10,9 @@
 //! | catalog refresh | – | `MPP_CATALOG_REFRESH_SECS` | `5` |
 //! | public address | – | `MPP_PUBLIC_URL` | `http://{listen}` |
 //! | sign-in burst | – | `MPP_SIGN_IN_BURST` | `10` |
+//! | SMTP server | – | `MPP_SMTP_URL` | none |
+//! | e-mail sender | – | `MPP_MAIL_FROM` | `MPP Digital <no-reply@localhost>` |
+//! | SMS gateway | – | `MPP_SMS_URL`, `MPP_SMS_TOKEN` | none |
 
 use std::path::{Path, PathBuf};
 
@@ -59,6 +62,16 @@ pub struct Config {
     /// Sign-in, code and reset posts accepted from one client address in a burst; then one every
     /// 6 seconds. Raise it when many people share one address (a proxy that is not trusted).
     pub sign_in_burst: u32,
+    /// The SMTP server e-mail goes through: `smtps://user:pass@host:465`,
+    /// `smtp://user:pass@host:587?tls=required` (STARTTLS), or `smtp://host:25` (no TLS: only on
+    /// a trusted network). Without it, e-mail is not sent (production refuses e-mail sign-in).
+    pub smtp_url: Option<String>,
+    /// The sender of e-mail.
+    pub mail_from: String,
+    /// The HTTP SMS gateway (`POST` JSON `{"to", "text"}`); without it, SMS is not sent.
+    pub sms_url: Option<String>,
+    /// Bearer token for the SMS gateway.
+    pub sms_token: Option<String>,
 }
 
 impl Default for Config {
@@ -75,6 +88,10 @@ impl Default for Config {
             secure_cookies: false,
             public_url: None,
             sign_in_burst: 10,
+            smtp_url: None,
+            mail_from: "MPP Digital <no-reply@localhost>".into(),
+            sms_url: None,
+            sms_token: None,
         }
     }
 }
@@ -133,6 +150,18 @@ impl Config {
                 .parse()
                 .map_err(|_| ConfigError::Number("MPP_CATALOG_REFRESH_SECS"))?;
         }
+        for (name, slot) in [
+            ("MPP_SMTP_URL", &mut config.smtp_url),
+            ("MPP_SMS_URL", &mut config.sms_url),
+            ("MPP_SMS_TOKEN", &mut config.sms_token),
+        ] {
+            if let Ok(value) = std::env::var(name) {
+                *slot = Some(value);
+            }
+        }
+        if let Ok(from) = std::env::var("MPP_MAIL_FROM") {
+            config.mail_from = from;
+        }
         if let Ok(url) = std::env::var("MPP_PUBLIC_URL") {
             config.public_url = Some(url);
         }
@@ -183,6 +212,8 @@ impl Config {
         shown.database_url = Some(redact_url(&self.database_url()));
         shown.data_keys = self.data_keys.as_ref().map(|_| "***".to_owned());
         shown.lookup_key = self.lookup_key.as_ref().map(|_| "***".to_owned());
+        shown.smtp_url = self.smtp_url.as_deref().map(redact_url);
+        shown.sms_token = self.sms_token.as_ref().map(|_| "***".to_owned());
         toml::to_string(&shown).unwrap_or_else(|e| format!("# cannot print configuration: {e}\n"))
     }
 }

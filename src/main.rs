@@ -70,6 +70,19 @@ enum Command {
         #[command(subcommand)]
         what: AdminWhat,
     },
+    /// Run simulators of the SMTP server and the SMS gateway (for a developer's machine):
+    /// point `smtp_url` and `sms_url` at them; what they receive is printed.
+    Simulate {
+        /// Address of the SMTP simulator.
+        #[arg(long, default_value = "127.0.0.1:2525")]
+        smtp: String,
+        /// Address of the SMS gateway simulator (`POST /messages`).
+        #[arg(long, default_value = "127.0.0.1:9025")]
+        sms: String,
+        /// Bearer token the SMS simulator requires.
+        #[arg(long)]
+        sms_token: Option<String>,
+    },
     /// The keys sealing personal data.
     Keys {
         #[command(subcommand)]
@@ -216,6 +229,35 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 mpp::admin::CLI_INVITE_DAYS
             );
             Ok(())
+        }
+        Command::Simulate {
+            smtp,
+            sms,
+            sms_token,
+        } => {
+            let faults = mpp::simulator::Faults::default();
+            let (smtp_addr, mail) = mpp::simulator::start_smtp(&smtp, faults).await?;
+            let (sms_addr, texts) = mpp::simulator::start_sms(&sms, sms_token, faults).await?;
+            println!("SMTP simulator on {smtp_addr}: set smtp_url = \"smtp://{smtp_addr}\"");
+            println!("SMS simulator on {sms_addr}: set sms_url = \"http://{sms_addr}/messages\"");
+            let (mut seen_mail, mut seen_texts) = (0, 0);
+            loop {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => return Ok(()),
+                    _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+                }
+                for m in mpp::simulator::messages(&mail).into_iter().skip(seen_mail) {
+                    seen_mail += 1;
+                    println!("--- e-mail to {}\n{}", m.to, m.text);
+                }
+                for m in mpp::simulator::messages(&texts)
+                    .into_iter()
+                    .skip(seen_texts)
+                {
+                    seen_texts += 1;
+                    println!("--- SMS to {}: {}", m.to, m.text);
+                }
+            }
         }
         Command::Keys {
             what: KeysWhat::Generate,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::config::{Config, Mode};
 use crate::http::Settings;
-use crate::storage::{self, Db, StorageError};
+use crate::storage::{Db, StorageError};
 use crate::{demo, http};
 
 pub struct ServeOptions {
@@ -76,6 +76,13 @@ pub async fn serve(mut config: Config, options: ServeOptions) -> anyhow::Result<
         secure_cookies: config.secure_cookies,
         public_url: config.public_url(),
         sign_in_burst: config.sign_in_burst,
+        channels: Arc::new(crate::delivery::Channels::new(
+            config.smtp_url.as_deref(),
+            &config.mail_from,
+            config.sms_url.as_deref(),
+            config.sms_token.as_deref(),
+            config.mode != Mode::Production,
+        )?),
     };
     let db = open_db(&config).await?;
     let catalog = prepare(&db, &options, config.is_embedded_sqlite(), &settings.keys).await?;
@@ -101,10 +108,15 @@ pub async fn run(
     refresh: Duration,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let deliverer = settings.dev_outbox().then(|| {
-        let db = db.clone();
-        tokio::spawn(async move { deliver_to_dev_outbox(db).await })
-    });
+    let deliverer = {
+        let (db, keys, channels) = (db.clone(), settings.keys.clone(), settings.channels.clone());
+        Some(tokio::spawn(crate::delivery::run(
+            db,
+            keys,
+            channels,
+            Duration::from_millis(200),
+        )))
+    };
     let refresher = {
         let db = db.clone();
         let catalog = catalog.clone();
@@ -142,29 +154,6 @@ pub async fn run(
 /// The development channel: messages written to the outbox (in the transaction of the change
 /// that caused them) are delivered by marking them, after which /dev/outbox shows them. Real
 /// e-mail and SMS channels plug in here.
-async fn deliver_to_dev_outbox(db: Db) {
-    let mut tick = tokio::time::interval(Duration::from_millis(200));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let pending = match storage::accounts::pending_messages(&db, 100).await {
-            Ok(pending) => pending,
-            Err(e) => {
-                tracing::warn!(error = %e, "outbox: cannot read pending messages");
-                continue;
-            }
-        };
-        for message in pending {
-            match storage::accounts::mark_delivered(&db, message.id, chrono::Utc::now()).await {
-                Ok(_) => {
-                    tracing::debug!(id = %message.id, channel = %message.channel, "outbox: delivered to the development outbox")
-                }
-                Err(e) => tracing::warn!(id = %message.id, error = %e, "outbox: delivery failed"),
-            }
-        }
-    }
-}
-
 async fn shutdown_signal() {
     let ctrl_c = async {
         if let Err(e) = tokio::signal::ctrl_c().await {

@@ -213,7 +213,12 @@ pub async fn send_code(
             return Ok(render(page, StatusCode::BAD_REQUEST, None));
         }
     };
-    if !app.settings.can_deliver() {
+    let channel = if identifier.kind() == "email" {
+        "email"
+    } else {
+        "sms"
+    };
+    if !app.settings.can_deliver(channel) {
         return Err(PageError::status(
             lang,
             StatusCode::SERVICE_UNAVAILABLE,
@@ -248,11 +253,7 @@ pub async fn send_code(
         code_hash: &code_hash,
         expires_at: now + Duration::minutes(CODE_MINUTES),
         message: NewMessage {
-            channel: if identifier.kind() == "email" {
-                "email"
-            } else {
-                "sms"
-            },
+            channel,
             recipient_sealed: &recipient_sealed,
             subject: "Kode masuk MPP Digital",
             body_sealed: &body_sealed,

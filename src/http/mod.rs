@@ -50,6 +50,8 @@ pub struct Settings {
     pub public_url: String,
     /// Sign-in posts per client address in a burst (see `Config::sign_in_burst`).
     pub sign_in_burst: u32,
+    /// The channels messages are delivered through.
+    pub channels: Arc<crate::delivery::Channels>,
 }
 
 impl Settings {
@@ -58,10 +60,9 @@ impl Settings {
         self.mode != Mode::Production
     }
 
-    /// Whether sign-in codes can reach people. Only the development outbox delivers today; e-mail
-    /// and SMS channels come with the accounts issue, and until then production says so.
-    pub fn can_deliver(&self) -> bool {
-        self.dev_outbox()
+    /// Whether a message on `channel` (`email`, `sms`) can reach a person on this node.
+    pub fn can_deliver(&self, channel: &str) -> bool {
+        self.channels.can_deliver(channel)
     }
 }
 

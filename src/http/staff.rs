@@ -1772,7 +1772,7 @@ async fn send_link(
     audit_scope: &str,
     here: &str,
 ) -> Result<(), PageError> {
-    if !app.settings.can_deliver() {
+    if !app.settings.can_deliver("email") {
         return Err(PageError::status(
             lang,
             StatusCode::SERVICE_UNAVAILABLE,

@@ -208,22 +208,90 @@ pub struct OutboxMessage {
     pub delivered_at: Option<String>,
 }
 
-/// Messages not delivered yet, oldest first.
-pub async fn pending_messages(db: &Db, limit: i64) -> Result<Vec<OutboxMessage>, StorageError> {
+/// Messages due for a delivery attempt (not delivered, not given up, not waiting for a retry, not
+/// claimed by another worker), oldest first.
+pub async fn pending_messages(
+    db: &Db,
+    limit: i64,
+    now: DateTime<Utc>,
+) -> Result<Vec<OutboxMessage>, StorageError> {
+    let now = timestamp(now);
     Ok(on_pool!(db, pool => {
         sqlx::query_as(
             "SELECT id, channel, recipient_sealed, subject, body_sealed, created_at, delivered_at FROM outbox \
-             WHERE delivered_at IS NULL ORDER BY created_at LIMIT $1",
+             WHERE delivered_at IS NULL AND failed_at IS NULL \
+             AND (next_attempt_at IS NULL OR next_attempt_at <= $2) \
+             AND (claimed_until IS NULL OR claimed_until < $2) \
+             ORDER BY created_at LIMIT $1",
         )
-        .bind(limit).fetch_all(pool).await
+        .bind(limit).bind(&now).fetch_all(pool).await
+    })?)
+}
+
+/// Claims a message for one delivery attempt for `hold`; false when another worker has it.
+pub async fn claim_message(
+    db: &Db,
+    id: Uuid,
+    now: DateTime<Utc>,
+    hold: Duration,
+) -> Result<bool, StorageError> {
+    let now_text = timestamp(now);
+    Ok(on_pool!(db, pool => {
+        sqlx::query(
+            "UPDATE outbox SET claimed_until = $2 WHERE id = $1 AND delivered_at IS NULL AND failed_at IS NULL \
+             AND (claimed_until IS NULL OR claimed_until < $3)",
+        )
+        .bind(id).bind(timestamp(now + hold)).bind(&now_text)
+        .execute(pool).await.map(|r| r.rows_affected() == 1)
     })?)
 }
 
 /// Records a delivery; false when another worker already delivered it.
 pub async fn mark_delivered(db: &Db, id: Uuid, now: DateTime<Utc>) -> Result<bool, StorageError> {
     Ok(on_pool!(db, pool => {
-        sqlx::query("UPDATE outbox SET delivered_at = $2, attempts = attempts + 1 WHERE id = $1 AND delivered_at IS NULL")
-            .bind(id).bind(timestamp(now)).execute(pool).await.map(|r| r.rows_affected() == 1)
+        sqlx::query(
+            "UPDATE outbox SET delivered_at = $2, attempts = attempts + 1, claimed_until = NULL, last_error = NULL \
+             WHERE id = $1 AND delivered_at IS NULL",
+        )
+        .bind(id).bind(timestamp(now)).execute(pool).await.map(|r| r.rows_affected() == 1)
+    })?)
+}
+
+/// Records a failed attempt: the next one waits `retry_after`; after `max_attempts` the message
+/// is given up (`failed_at`). `error` names the failure without personal data.
+pub async fn mark_failed_attempt(
+    db: &Db,
+    id: Uuid,
+    error: &str,
+    now: DateTime<Utc>,
+    retry_after: Duration,
+    max_attempts: i32,
+) -> Result<(), StorageError> {
+    let now_text = timestamp(now);
+    on_pool!(db, pool => {
+        sqlx::query(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3, claimed_until = NULL, \
+             failed_at = CASE WHEN attempts + 1 >= $4 THEN $5 ELSE NULL END WHERE id = $1 AND delivered_at IS NULL",
+        )
+        .bind(id).bind(error).bind(timestamp(now + retry_after)).bind(max_attempts).bind(&now_text)
+        .execute(pool).await.map(|_| ())
+    })?;
+    Ok(())
+}
+
+/// Delivery state of one message (for tests and, later, the citizen's notification history).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeliveryState {
+    pub attempts: i32,
+    pub delivered_at: Option<String>,
+    pub failed_at: Option<String>,
+    pub last_error: Option<String>,
+}
+
+pub async fn delivery_states(db: &Db) -> Result<Vec<DeliveryState>, StorageError> {
+    Ok(on_pool!(db, pool => {
+        sqlx::query_as("SELECT attempts, delivered_at, failed_at, last_error FROM outbox ORDER BY created_at")
+            .fetch_all(pool).await
     })?)
 }
 
@@ -345,4 +413,19 @@ pub async fn session_count(
         sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE account_id = $1 AND expires_at > $2")
             .bind(account_id).bind(timestamp(now)).fetch_one(pool).await
     })?)
+}
+
+/// Attempts made so far for a message.
+pub async fn delivery_attempts(db: &Db, id: Uuid) -> Result<i32, StorageError> {
+    Ok(on_pool!(db, pool => {
+        sqlx::query_scalar("SELECT attempts FROM outbox WHERE id = $1").bind(id).fetch_one(pool).await
+    })?)
+}
+
+/// Gives a claimed message back untouched (this node has no channel for it).
+pub async fn release_claim(db: &Db, id: Uuid) -> Result<(), StorageError> {
+    on_pool!(db, pool => {
+        sqlx::query("UPDATE outbox SET claimed_until = NULL WHERE id = $1").bind(id).execute(pool).await.map(|_| ())
+    })?;
+    Ok(())
 }
