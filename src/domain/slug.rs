@@ -27,6 +27,21 @@ impl Slug {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A slug made from a name: `Kantor Imigrasi Kelas I Malang` → `kantor-imigrasi-kelas-i-malang`.
+    /// None when the name has fewer than two letters or digits.
+    pub fn from_name(name: &str) -> Option<Slug> {
+        let mut out = String::new();
+        for c in name.chars().flat_map(char::to_lowercase) {
+            if c.is_ascii_alphanumeric() {
+                out.push(c);
+            } else if !out.is_empty() && !out.ends_with('-') {
+                out.push('-');
+            }
+        }
+        let trimmed: String = out.trim_end_matches('-').chars().take(80).collect();
+        Slug::parse(trimmed.trim_end_matches('-')).ok()
+    }
 }
 
 impl fmt::Display for Slug {
@@ -38,6 +53,19 @@ impl fmt::Display for Slug {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slugs_from_names() {
+        assert_eq!(
+            Slug::from_name("Kantor Imigrasi Kelas I — Malang").map(|s| s.0),
+            Some("kantor-imigrasi-kelas-i-malang".into())
+        );
+        assert_eq!(
+            Slug::from_name("BPJS (Kesehatan)").map(|s| s.0),
+            Some("bpjs-kesehatan".into())
+        );
+        assert_eq!(Slug::from_name("—"), None);
+    }
 
     #[test]
     fn accepts_and_refuses() {

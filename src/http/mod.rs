@@ -257,6 +257,11 @@ fn page_routes(sign_in_burst: u32) -> (Router<AppState>, Vec<RouteSpec>) {
         get(staff::service_form).post(staff::save_service),
     )
     .add(
+        "/staf/mpp/{slug}/upp/{tenant}",
+        &[("GET", Staff(EditMpp)), ("POST", Staff(EditMpp))],
+        get(staff::tenant_form).post(staff::save_tenant),
+    )
+    .add(
         "/staf/mpp/{slug}",
         &[("GET", Staff(EditMpp)), ("POST", Staff(EditMpp))],
         get(staff::mpp_form).post(staff::save_mpp),
@@ -270,6 +275,11 @@ fn page_routes(sign_in_burst: u32) -> (Router<AppState>, Vec<RouteSpec>) {
         "/staf/undang",
         &[("GET", Staff(INVITE)), ("POST", Staff(INVITE))],
         get(staff::invite_form).post(staff::invite),
+    )
+    .add(
+        "/staf/peran/{id}/cabut",
+        &[("POST", Staff(INVITE))],
+        post(staff::revoke_grant),
     )
     .add(
         "/staf/token",

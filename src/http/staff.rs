@@ -1085,6 +1085,9 @@ struct MppPage<'a> {
     errors: Vec<(String, String)>,
     saved: bool,
     statuses: Vec<(&'static str, &'static str)>,
+    slug: String,
+    /// (slug, name) of the MPP's tenants.
+    tenants: Vec<(String, String)>,
 }
 
 fn day_name(weekday: i64, lang: Lang) -> &'static str {
@@ -1135,7 +1138,12 @@ fn status_options(lang: Lang) -> Vec<(&'static str, &'static str)> {
     ]
 }
 
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one page rendered after a GET or a refused form"
+)]
 fn mpp_page<'a>(
+    catalog: &Catalog,
     lang: Lang,
     here: String,
     csrf: &'a str,
@@ -1159,6 +1167,21 @@ fn mpp_page<'a>(
         errors,
         saved,
         statuses: status_options(lang),
+        slug: doc.slug.clone(),
+        tenants: catalog
+            .mpp(&doc.slug)
+            .map(|m| {
+                m.tenants
+                    .iter()
+                    .map(|&t| {
+                        (
+                            catalog.tenants[t].slug.clone(),
+                            catalog.tenants[t].name.clone(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 
@@ -1188,7 +1211,7 @@ pub async fn mpp_form(
         .collect();
     let (token, fresh) = here_csrf(&headers)?;
     let saved = query.ok().is_some_and(|Query(q)| q.tersimpan.is_some());
-    let page = mpp_page(lang, here, &token, &doc, days, Vec::new(), saved);
+    let page = mpp_page(&catalog, lang, here, &token, &doc, days, Vec::new(), saved);
     Ok(with_csrf(page, StatusCode::OK, &app, &token, fresh))
 }
 
@@ -1284,7 +1307,7 @@ pub async fn save_mpp(
         }
     }
     if !errors.is_empty() {
-        let page = mpp_page(lang, here, &form.csrf, &doc, days, errors, false);
+        let page = mpp_page(&catalog, lang, here, &form.csrf, &doc, days, errors, false);
         return Ok(render(page, StatusCode::UNPROCESSABLE_ENTITY, None));
     }
     let mut changed = Vec::new();
@@ -1405,9 +1428,12 @@ struct ScopeOption {
 }
 
 struct Colleague {
+    grant_id: Uuid,
     email: String,
     role: String,
     scope: String,
+    /// The viewer may revoke it (the same authority as inviting to it), and it is not their own.
+    revocable: bool,
 }
 
 #[derive(Template, WebTemplate)]
@@ -1535,10 +1561,10 @@ async fn colleagues(
     let all = store::all_grants(&app.db)
         .await
         .map_err(|e| PageError::internal(lang, "/staf/undang", &e))?;
-    let visible: Vec<(Uuid, Grant)> = all
+    let visible: Vec<(Uuid, Uuid, Grant)> = all
         .iter()
-        .filter_map(|row| Some((row.account_id, row.grant()?)))
-        .filter(|(_, grant)| {
+        .filter_map(|row| Some((row.id, row.account_id, row.grant()?)))
+        .filter(|(_, _, grant)| {
             let place = scope_place(catalog, &grant.scope);
             staff
                 .grants
@@ -1547,7 +1573,7 @@ async fn colleagues(
                 .any(|g| g.scope.covers(&grant.scope, place.region.as_ref()))
         })
         .collect();
-    let mut ids: Vec<Uuid> = visible.iter().map(|(id, _)| *id).collect();
+    let mut ids: Vec<Uuid> = visible.iter().map(|(_, id, _)| *id).collect();
     ids.sort();
     ids.dedup();
     let sealed = store::identifiers(&app.db, &ids)
@@ -1577,9 +1603,13 @@ async fn colleagues(
     };
     Ok(visible
         .into_iter()
-        .map(|(id, grant)| {
+        .map(|(grant_id, id, grant)| {
             let (rid, ren) = grant.role.label();
+            let place = scope_place(catalog, &grant.scope);
             Colleague {
+                grant_id,
+                revocable: id != staff.account_id
+                    && roles::may_invite(&staff.grants, &grant, &place),
                 email: email_of(id),
                 role: lang.pick(rid, ren).to_owned(),
                 scope: scope_label(catalog, &grant.scope, lang),
@@ -2223,4 +2253,314 @@ pub async fn revoke_token(
         return Err(PageError::not_found(lang, "/staf/token"));
     }
     Ok(Redirect::to("/staf/token").into_response())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tenants (UPP) of an MPP, kept by its manager
+
+#[derive(Template, WebTemplate)]
+#[template(path = "staff_tenant.html")]
+struct TenantPage<'a> {
+    t: &'static Texts,
+    lang: Lang,
+    here: String,
+    csrf: &'a str,
+    mpp_slug: String,
+    mpp_name: String,
+    /// `None` when adding.
+    tenant_slug: Option<String>,
+    name: String,
+    agency: String,
+    location: String,
+    description: String,
+    observes_cuti_bersama: bool,
+    agencies: Vec<(String, String)>,
+    errors: Vec<(String, String)>,
+    saved: bool,
+}
+
+#[derive(Deserialize)]
+pub struct TenantForm {
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    agency: String,
+    #[serde(default)]
+    location: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    observes_cuti_bersama: Option<String>,
+}
+staff_csrf_forms!(TenantForm);
+
+/// The word in the address for "a new UPP".
+const NEW_TENANT: &str = "baru";
+
+fn agency_options(catalog: &Catalog) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = catalog
+        .agencies
+        .iter()
+        .map(|a| (a.slug.clone(), a.name.clone()))
+        .collect();
+    out.sort_by(|a, b| a.1.cmp(&b.1));
+    out
+}
+
+pub async fn tenant_form(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    Path((slug, tenant)): Path<(String, String)>,
+    query: Result<Query<SavedQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let staff = staff_or_return!(app, headers, lang);
+    let catalog = app.catalog.get();
+    let here = format!("/staf/mpp/{slug}/upp/{tenant}");
+    let mpp = catalog
+        .mpp(&slug)
+        .ok_or_else(|| PageError::not_found(lang, &here))?;
+    if !staff.may(Action::EditMpp, &catalog.place(mpp, None)) {
+        return Err(forbidden(lang));
+    }
+    let existing = if tenant == NEW_TENANT {
+        None
+    } else {
+        Some(
+            catalog
+                .tenant(mpp, &tenant)
+                .ok_or_else(|| PageError::not_found(lang, &here))?,
+        )
+    };
+    let (token, fresh) = here_csrf(&headers)?;
+    let page = TenantPage {
+        t: lang.texts(),
+        lang,
+        here,
+        csrf: &token,
+        mpp_slug: mpp.slug.clone(),
+        mpp_name: mpp.name.clone(),
+        tenant_slug: existing.map(|t| t.slug.clone()),
+        name: existing.map(|t| t.name.clone()).unwrap_or_default(),
+        agency: existing
+            .map(|t| catalog.agencies[t.agency].slug.clone())
+            .unwrap_or_default(),
+        location: existing
+            .and_then(|t| t.location.clone())
+            .unwrap_or_default(),
+        description: existing
+            .and_then(|t| t.description.clone())
+            .unwrap_or_default(),
+        observes_cuti_bersama: existing.is_none_or(|t| t.observes_cuti_bersama),
+        agencies: agency_options(&catalog),
+        errors: Vec::new(),
+        saved: query.ok().is_some_and(|Query(q)| q.tersimpan.is_some()),
+    };
+    Ok(with_csrf(page, StatusCode::OK, &app, &token, fresh))
+}
+
+pub async fn save_tenant(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    Path((slug, tenant)): Path<(String, String)>,
+    form: Result<Form<TenantForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let here = format!("/staf/mpp/{slug}/upp/{tenant}");
+    let form = checked_form(form, &headers, lang, &here)?;
+    let staff = staff_or_return!(app, headers, lang);
+    let catalog = app.catalog.get();
+    let mpp = catalog
+        .mpp(&slug)
+        .ok_or_else(|| PageError::not_found(lang, &here))?;
+    if !staff.may(Action::EditMpp, &catalog.place(mpp, None)) {
+        return Err(forbidden(lang));
+    }
+    let existing = if tenant == NEW_TENANT {
+        None
+    } else {
+        Some(
+            catalog
+                .tenant(mpp, &tenant)
+                .ok_or_else(|| PageError::not_found(lang, &here))?,
+        )
+    };
+    let mut errors: Vec<(String, String)> = Vec::new();
+    let new_slug = match existing {
+        Some(t) => Some(t.slug.clone()),
+        None => match crate::domain::slug::Slug::from_name(&form.name) {
+            Some(s) if catalog.tenant(mpp, s.as_str()).is_some() => {
+                errors.push((
+                    "name".into(),
+                    lang.pick(
+                        "UPP dengan nama ini sudah ada di MPP ini.",
+                        "A UPP with this name already exists in this MPP.",
+                    )
+                    .into(),
+                ));
+                None
+            }
+            Some(s) => Some(s.as_str().to_owned()),
+            None => {
+                errors.push(("name".into(), lang.pick("Wajib diisi.", "Required.").into()));
+                None
+            }
+        },
+    };
+    if catalog.agency(form.agency.trim()).is_none() {
+        errors.push((
+            "agency".into(),
+            lang.pick("Pilih instansi.", "Choose the agency.").into(),
+        ));
+    }
+    let doc = crate::domain::catalog::TenantDoc {
+        slug: new_slug.clone().unwrap_or_else(|| "upp".into()),
+        agency: form.agency.trim().to_owned(),
+        name: form.name.trim().to_owned(),
+        location: opt(&form.location),
+        description: opt(&form.description),
+        observes_cuti_bersama: form.observes_cuti_bersama.is_some(),
+        services: Vec::new(),
+    };
+    {
+        let mut mpp_doc = catalog.mpp_doc(mpp);
+        mpp_doc.tenants = vec![doc.clone()];
+        let wrapper = CatalogDoc {
+            format: crate::domain::catalog::FORMAT.to_owned(),
+            version: crate::domain::catalog::VERSION,
+            agencies: Vec::new(),
+            templates: Vec::new(),
+            mpps: vec![mpp_doc],
+        };
+        let agencies: std::collections::HashSet<String> =
+            catalog.agencies.iter().map(|a| a.slug.clone()).collect();
+        let none = std::collections::HashSet::new();
+        let known = crate::domain::catalog::Known {
+            regency: &|code: &str| catalog.regency(code).is_some(),
+            agencies: &agencies,
+            templates: &none,
+        };
+        for problem in wrapper.validate(&known) {
+            let field = problem
+                .path
+                .strip_prefix("mpps[0].tenants[0].")
+                .unwrap_or("name")
+                .to_owned();
+            if errors.iter().any(|(f, _)| *f == field) {
+                continue;
+            }
+            let message = if field == "agency" {
+                lang.pick("Pilih instansi.", "Choose the agency.")
+                    .to_owned()
+            } else {
+                let (id, en) = problem_text(&problem.message);
+                lang.pick(&id, &en).to_owned()
+            };
+            errors.push((field, message));
+        }
+    }
+    if !errors.is_empty() {
+        let page = TenantPage {
+            t: lang.texts(),
+            lang,
+            here,
+            csrf: &form.csrf,
+            mpp_slug: mpp.slug.clone(),
+            mpp_name: mpp.name.clone(),
+            tenant_slug: existing.map(|t| t.slug.clone()),
+            name: form.name.clone(),
+            agency: form.agency.clone(),
+            location: form.location.clone(),
+            description: form.description.clone(),
+            observes_cuti_bersama: form.observes_cuti_bersama.is_some(),
+            agencies: agency_options(&catalog),
+            errors,
+            saved: false,
+        };
+        return Ok(render(page, StatusCode::UNPROCESSABLE_ENTITY, None));
+    }
+    let agency = catalog
+        .agency(&doc.agency)
+        .ok_or_else(|| PageError::not_found(lang, &here))?;
+    let mut changed = vec![];
+    if let Some(t) = existing {
+        for (name, differs) in [
+            ("name", t.name != doc.name),
+            ("agency", catalog.agencies[t.agency].slug != doc.agency),
+            ("location", t.location != doc.location),
+            ("description", t.description != doc.description),
+            (
+                "observes_cuti_bersama",
+                t.observes_cuti_bersama != doc.observes_cuti_bersama,
+            ),
+        ] {
+            if differs {
+                changed.push(name);
+            }
+        }
+    } else {
+        changed = vec![
+            "name",
+            "agency",
+            "location",
+            "description",
+            "observes_cuti_bersama",
+        ];
+    }
+    if !changed.is_empty() {
+        let place = catalog.place(mpp, existing);
+        crate::storage::catalog::save_tenant(
+            &app.db,
+            mpp.id,
+            existing.map(|t| t.id),
+            agency.id,
+            &doc,
+            crate::storage::catalog::Edit {
+                actor: &staff.actor(),
+                audit_scope: &place.audit_path(),
+                changed: &changed,
+            },
+        )
+        .await
+        .map_err(|e| PageError::internal(lang, &here, &e))?;
+        refresh_soon(&app);
+    }
+    Ok(Redirect::to(&format!(
+        "/staf/mpp/{}/upp/{}?tersimpan=1",
+        mpp.slug, doc.slug
+    ))
+    .into_response())
+}
+
+/// Revokes a colleague's role: allowed to whoever may invite to that role at that place.
+pub async fn revoke_grant(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    form: Result<Form<PlainForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    checked_form(form, &headers, lang, "/staf/undang")?;
+    let staff = staff_or_return!(app, headers, lang);
+    if !may_invite_anyone(&staff) {
+        return Err(forbidden(lang));
+    }
+    let id = Uuid::parse_str(&id).map_err(|_| PageError::not_found(lang, "/staf/undang"))?;
+    let row = store::grant_by_id(&app.db, id)
+        .await
+        .map_err(|e| PageError::internal(lang, "/staf/undang", &e))?
+        .ok_or_else(|| PageError::not_found(lang, "/staf/undang"))?;
+    let grant = row
+        .grant()
+        .ok_or_else(|| PageError::not_found(lang, "/staf/undang"))?;
+    let catalog = app.catalog.get();
+    let place = scope_place(&catalog, &grant.scope);
+    if row.account_id == staff.account_id || !roles::may_invite(&staff.grants, &grant, &place) {
+        return Err(forbidden(lang));
+    }
+    store::revoke_grant(&app.db, id, &staff.actor(), &place.audit_path())
+        .await
+        .map_err(|e| PageError::internal(lang, "/staf/undang", &e))?;
+    Ok(Redirect::to("/staf/undang").into_response())
 }

@@ -775,6 +775,53 @@ pub async fn edit_mpp(
     Ok(())
 }
 
+/// Adds a tenant (UPP) to an MPP, or rewrites an existing one's own fields (its services stay),
+/// bumps the version and audits; one transaction. `tenant_id` is `None` to add.
+pub async fn save_tenant(
+    db: &Db,
+    mpp_id: Uuid,
+    tenant_id: Option<Uuid>,
+    agency_id: Uuid,
+    doc: &TenantDoc,
+    edit: Edit<'_>,
+) -> Result<Uuid, StorageError> {
+    let mut tx = db.begin().await?;
+    lock_catalog(&mut tx).await?;
+    let (id, action) = match tenant_id {
+        Some(id) => {
+            on_tx!(&mut tx, conn => sqlx::query(
+                "UPDATE tenants SET agency_id = $3, name = $4, location = $5, description = $6, \
+                 observes_cuti_bersama = $7 WHERE id = $1 AND mpp_id = $2",
+            ).bind(id).bind(mpp_id).bind(agency_id).bind(&doc.name).bind(&doc.location).bind(&doc.description)
+             .bind(doc.observes_cuti_bersama).execute(conn).await.map(|_| ()))?;
+            (id, "tenant.update")
+        }
+        None => {
+            let id = Uuid::now_v7();
+            on_tx!(&mut tx, conn => sqlx::query(
+                "INSERT INTO tenants (id, mpp_id, agency_id, slug, name, location, description, \
+                 observes_cuti_bersama) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            ).bind(id).bind(mpp_id).bind(agency_id).bind(&doc.slug).bind(&doc.name).bind(&doc.location)
+             .bind(&doc.description).bind(doc.observes_cuti_bersama).execute(conn).await.map(|_| ()))?;
+            (id, "tenant.create")
+        }
+    };
+    bump_version(&mut tx).await?;
+    super::audit::append(
+        &mut tx,
+        super::audit::NewEntry {
+            actor: edit.actor,
+            action,
+            scope: edit.audit_scope,
+            subject: &id.to_string(),
+            details: serde_json::json!({ "fields": edit.changed }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
 /// One catalog writer at a time (see [`import`]).
 async fn lock_catalog(tx: &mut Tx) -> Result<(), StorageError> {
     on_tx!(tx, conn => {

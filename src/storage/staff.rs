@@ -656,3 +656,45 @@ pub async fn token_by_hash(
     }
     Ok(row)
 }
+
+/// One grant, by id.
+pub async fn grant_by_id(db: &Db, id: Uuid) -> Result<Option<GrantRow>, StorageError> {
+    Ok(on_pool!(db, pool => {
+        sqlx::query_as(concat!("SELECT ", grant_columns!(), " FROM role_grants WHERE id = $1"))
+            .bind(id).fetch_optional(pool).await
+    })?)
+}
+
+/// Removes a grant and audits it; the person keeps their account (and any other grants), and
+/// loses the role at their next request.
+pub async fn revoke_grant(
+    db: &Db,
+    id: Uuid,
+    actor: &str,
+    audit_scope: &str,
+) -> Result<bool, StorageError> {
+    let mut tx = db.begin().await?;
+    let row: Option<GrantRow> = on_tx!(&mut tx, conn => {
+        sqlx::query_as(concat!("SELECT ", grant_columns!(), " FROM role_grants WHERE id = $1"))
+            .bind(id).fetch_optional(conn).await
+    })?;
+    let Some(row) = row else {
+        return Ok(false);
+    };
+    on_tx!(&mut tx, conn => {
+        sqlx::query("DELETE FROM role_grants WHERE id = $1").bind(id).execute(conn).await.map(|_| ())
+    })?;
+    super::audit::append(
+        &mut tx,
+        NewEntry {
+            actor,
+            action: "staff.revoke",
+            scope: audit_scope,
+            subject: &row.account_id.to_string(),
+            details: serde_json::json!({ "role": row.role, "grant": id }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}

@@ -470,6 +470,53 @@ async fn managers_edit_their_mpp_and_invite_officers_who_enrol_totp(engine: Engi
     }
     let (_, mpp) = app.get_json("/api/v1/mpps/among-warga-kota-batu").await;
     assert_eq!(mpp["phone"], "(0341) 599999");
+    // Adding a UPP: without an agency it is refused; with one it appears in the public API.
+    let csrf = manager.csrf();
+    let (status, page, _) = manager
+        .post(
+            "/staf/mpp/among-warga-kota-batu/upp/baru",
+            &[
+                ("csrf", csrf.as_str()),
+                ("name", "Bank Jatim Kantor Kas Batu"),
+                ("agency", ""),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("Pilih instansi"), "{page}");
+    let (status, _, location) = manager
+        .post(
+            "/staf/mpp/among-warga-kota-batu/upp/baru",
+            &[
+                ("csrf", csrf.as_str()),
+                ("name", "Bank Jatim Kantor Kas Batu"),
+                ("agency", "bank-jatim"),
+                ("location", "Lantai 1"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    assert_eq!(
+        location.as_deref(),
+        Some("/staf/mpp/among-warga-kota-batu/upp/bank-jatim-kantor-kas-batu?tersimpan=1")
+    );
+    let mut listed = false;
+    for _ in 0..100 {
+        let (_, tenants) = app
+            .get_json("/api/v1/mpps/among-warga-kota-batu/tenants")
+            .await;
+        if tenants.to_string().contains("Bank Jatim Kantor Kas Batu") {
+            listed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(listed, "the new UPP is public");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'tenant.create'")
+            .await,
+        1
+    );
     // The UPP admin may not edit the MPP.
     let mut admin = staff_signed_in(&app, DUKCAPIL_ADMIN).await;
     let (status, _, _) = admin.get("/staf/mpp/among-warga-kota-batu").await;
@@ -591,6 +638,42 @@ async fn managers_edit_their_mpp_and_invite_officers_who_enrol_totp(engine: Engi
     // An officer invites nobody.
     let (status, _, _) = newcomer.get("/staf/undang").await;
     assert_eq!(status, 403);
+
+    // The manager revokes the newcomer's role: the staff area closes to them at once. The UPP
+    // admin cannot revoke the manager (above their authority).
+    let (_, page, _) = manager.get("/staf/undang").await;
+    let line = page
+        .lines()
+        .find(|l| l.contains("petugas.baru@batukota.go.id"))
+        .expect("the newcomer is listed");
+    let at = line.find("/staf/peran/").expect("a revoke button") + "/staf/peran/".len();
+    let grant = &line[at..at + 36];
+    let csrf = manager.csrf();
+    let (status, _, _) = manager
+        .post(&format!("/staf/peran/{grant}/cabut"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(status, 303);
+    let (status, _, _) = newcomer.get("/staf").await;
+    assert_eq!(status, 403);
+    let (_, page, _) = manager.get("/staf/undang").await;
+    let own = page
+        .lines()
+        .find(|l| l.contains(MANAGER))
+        .expect("the manager is listed");
+    assert!(
+        !own.contains("/staf/peran/"),
+        "nobody revokes their own role"
+    );
+    let (_, admin_page, _) = admin.get("/staf/undang").await;
+    assert!(
+        !admin_page.contains(MANAGER),
+        "an admin of one UPP does not see the manager"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'staff.revoke'")
+            .await,
+        1
+    );
 }
 
 async fn password_resets_do_not_enumerate_and_replace_the_password(engine: Engine) {
