@@ -206,6 +206,7 @@ fn bench_settings() -> mpp::http::Settings {
         secure_cookies: false,
         public_url: "http://127.0.0.1".into(),
         sign_in_burst: 10,
+        trusted_proxies: std::sync::Arc::new(Vec::new()),
         channels: std::sync::Arc::new(mpp::delivery::Channels::development()),
     }
 }

@@ -13,6 +13,7 @@
 //! | SMTP server | – | `MPP_SMTP_URL` | none |
 //! | e-mail sender | – | `MPP_MAIL_FROM` | `MPP Digital <no-reply@localhost>` |
 //! | SMS gateway | – | `MPP_SMS_URL`, `MPP_SMS_TOKEN` | none |
+//! | trusted proxies | – | `MPP_TRUSTED_PROXIES` (comma-separated) | none |
 
 use std::path::{Path, PathBuf};
 
@@ -72,6 +73,9 @@ pub struct Config {
     pub sms_url: Option<String>,
     /// Bearer token for the SMS gateway.
     pub sms_token: Option<String>,
+    /// Addresses of reverse proxies in front of this server; from them, the client's address
+    /// for rate limits is read from `X-Forwarded-For`. Empty: the peer address is the client.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for Config {
@@ -92,6 +96,7 @@ impl Default for Config {
             mail_from: "MPP Digital <no-reply@localhost>".into(),
             sms_url: None,
             sms_token: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -162,6 +167,14 @@ impl Config {
         if let Ok(from) = std::env::var("MPP_MAIL_FROM") {
             config.mail_from = from;
         }
+        if let Ok(list) = std::env::var("MPP_TRUSTED_PROXIES") {
+            config.trusted_proxies = list
+                .split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
         if let Ok(url) = std::env::var("MPP_PUBLIC_URL") {
             config.public_url = Some(url);
         }
@@ -191,6 +204,17 @@ impl Config {
             Some(url) => url.clone(),
             None => format!("sqlite://{}", self.data_dir.join("mpp.sqlite3").display()),
         }
+    }
+
+    /// The trusted proxies as addresses; an entry that is not an IP address is an error.
+    pub fn trusted_proxy_addresses(&self) -> Result<Vec<std::net::IpAddr>, ConfigError> {
+        self.trusted_proxies
+            .iter()
+            .map(|a| {
+                a.parse()
+                    .map_err(|_| ConfigError::Number("trusted_proxies (IP addresses)"))
+            })
+            .collect()
     }
 
     /// The base of links sent to people, without a trailing slash.

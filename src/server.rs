@@ -76,6 +76,7 @@ pub async fn serve(mut config: Config, options: ServeOptions) -> anyhow::Result<
         secure_cookies: config.secure_cookies,
         public_url: config.public_url(),
         sign_in_burst: config.sign_in_burst,
+        trusted_proxies: Arc::new(config.trusted_proxy_addresses()?),
         channels: Arc::new(crate::delivery::Channels::new(
             config.smtp_url.as_deref(),
             &config.mail_from,

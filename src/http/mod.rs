@@ -21,7 +21,7 @@ use governor::middleware::NoOpMiddleware;
 use tower_governor::GovernorError;
 use tower_governor::GovernorLayer;
 use tower_governor::governor::GovernorConfigBuilder;
-use tower_governor::key_extractor::PeerIpKeyExtractor;
+use tower_governor::key_extractor::KeyExtractor;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{
@@ -52,6 +52,8 @@ pub struct Settings {
     pub sign_in_burst: u32,
     /// The channels messages are delivered through.
     pub channels: Arc<crate::delivery::Channels>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (see `Config::trusted_proxies`).
+    pub trusted_proxies: Arc<Vec<std::net::IpAddr>>,
 }
 
 impl Settings {
@@ -167,7 +169,10 @@ impl Routes {
 }
 
 /// The people's routes, with who may use each.
-fn page_routes(sign_in_burst: u32) -> (Router<AppState>, Vec<RouteSpec>) {
+fn page_routes(
+    sign_in_burst: u32,
+    proxies: &Arc<Vec<std::net::IpAddr>>,
+) -> (Router<AppState>, Vec<RouteSpec>) {
     use crate::domain::roles::Action::{
         EditMpp, EditService, EnterStaffArea, ManageOwnTokens, ViewAudit,
     };
@@ -200,14 +205,14 @@ fn page_routes(sign_in_burst: u32) -> (Router<AppState>, Vec<RouteSpec>) {
         &[("GET", Public), ("POST", Public)],
         get(account::sign_in_form)
             .post(account::send_code)
-            .route_layer(per_address_limit(sign_in_burst)),
+            .route_layer(per_address_limit(sign_in_burst, proxies)),
     )
     .add(
         "/masuk/kode",
         &[("GET", Public), ("POST", Public)],
         get(account::code_form)
             .post(account::enter_code)
-            .route_layer(per_address_limit(sign_in_burst)),
+            .route_layer(per_address_limit(sign_in_burst, proxies)),
     )
     .add("/akun", &[("GET", Citizen)], get(account::account))
     .add(
@@ -227,28 +232,28 @@ fn page_routes(sign_in_burst: u32) -> (Router<AppState>, Vec<RouteSpec>) {
         &[("GET", Public), ("POST", Public)],
         get(staff::sign_in_form)
             .post(staff::sign_in)
-            .route_layer(per_address_limit(sign_in_burst)),
+            .route_layer(per_address_limit(sign_in_burst, proxies)),
     )
     .add(
         "/staf/verifikasi",
         &[("GET", SecondFactor), ("POST", SecondFactor)],
         get(staff::totp_form)
             .post(staff::verify_totp)
-            .route_layer(per_address_limit(sign_in_burst)),
+            .route_layer(per_address_limit(sign_in_burst, proxies)),
     )
     .add(
         "/staf/lupa",
         &[("GET", Public), ("POST", Public)],
         get(staff::reset_form)
             .post(staff::request_reset)
-            .route_layer(per_address_limit(sign_in_burst)),
+            .route_layer(per_address_limit(sign_in_burst, proxies)),
     )
     .add(
         "/staf/tautan/{token}",
         &[("GET", Public), ("POST", Public)],
         get(staff::link_form)
             .post(staff::use_link)
-            .route_layer(per_address_limit(sign_in_burst)),
+            .route_layer(per_address_limit(sign_in_burst, proxies)),
     )
     .add("/staf", &[("GET", Staff(EnterStaffArea))], get(staff::home))
     .add(
@@ -306,7 +311,7 @@ fn page_routes(sign_in_burst: u32) -> (Router<AppState>, Vec<RouteSpec>) {
 
 /// Every people's route with its access (for the authorization matrix test).
 pub fn page_route_table() -> Vec<RouteSpec> {
-    page_routes(10).1
+    page_routes(10, &Arc::new(Vec::new())).1
 }
 
 /// Inviting: the role invited decides, so the route stands for "invite someone".
@@ -368,7 +373,10 @@ pub fn router(db: Db, catalog: SharedCatalog, settings: Settings) -> Router {
         openapi_json: Arc::new(doc.to_pretty_json().unwrap_or_default()),
         page_cache: Arc::new(pages::PageCache::new()),
     };
-    let (pages, _) = page_routes(state.settings.sign_in_burst);
+    let (pages, _) = page_routes(
+        state.settings.sign_in_burst,
+        &state.settings.trusted_proxies,
+    );
     // Pages differ by the `lang` cookie: caches must key on it.
     let pages = pages.layer(SetResponseHeaderLayer::appending(
         header::VARY,
@@ -448,11 +456,16 @@ impl MakeRequestId for RequestIds {
 
 /// Sign-in requests per client address: a burst of `burst` (10 by default), then one every 6 seconds (POST only;
 /// reading the forms is not limited). Per account limits live in storage (codes per address,
-/// tries per code). Each node counts on its own.
+/// tries per code). Each node counts on its own. Behind trusted proxies the client's address
+/// comes from `X-Forwarded-For` ([`client_address`]).
 fn per_address_limit(
     burst: u32,
-) -> GovernorLayer<PeerIpKeyExtractor, NoOpMiddleware<QuantaInstant>, axum::body::Body> {
+    proxies: &Arc<Vec<std::net::IpAddr>>,
+) -> GovernorLayer<ClientAddress, NoOpMiddleware<QuantaInstant>, axum::body::Body> {
     let config = GovernorConfigBuilder::default()
+        .key_extractor(ClientAddress {
+            trusted: proxies.clone(),
+        })
         .period(std::time::Duration::from_secs(6))
         .burst_size(burst.max(1))
         .methods(vec![axum::http::Method::POST])
@@ -490,9 +503,86 @@ fn per_address_limit(
     })
 }
 
+/// The client's network address for rate limits: the peer, or, when the peer is a trusted
+/// reverse proxy, the nearest address in `X-Forwarded-For` that is not a trusted proxy (the
+/// ones further left can be forged by the client).
+#[derive(Clone)]
+pub struct ClientAddress {
+    trusted: Arc<Vec<std::net::IpAddr>>,
+}
+
+impl KeyExtractor for ClientAddress {
+    type Key = std::net::IpAddr;
+
+    fn extract<T>(&self, req: &axum::http::Request<T>) -> Result<Self::Key, GovernorError> {
+        let peer = req
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip())
+            .ok_or(GovernorError::UnableToExtractKey)?;
+        Ok(client_address(peer, req.headers(), &self.trusted))
+    }
+}
+
+pub fn client_address(
+    peer: std::net::IpAddr,
+    headers: &axum::http::HeaderMap,
+    trusted: &[std::net::IpAddr],
+) -> std::net::IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let forwarded: Vec<std::net::IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    forwarded
+        .iter()
+        .rev()
+        .find(|a| !trusted.contains(a))
+        .or(forwarded.first())
+        .copied()
+        .unwrap_or(peer)
+}
+
 /// The content security policy: no inline script or style is ever needed, so none is allowed.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
+        let proxy: std::net::IpAddr = "10.0.0.5".parse().expect("ip");
+        let client: std::net::IpAddr = "36.85.1.2".parse().expect("ip");
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("1.2.3.4, 36.85.1.2"),
+        );
+        // Not trusted: the peer is the client, whatever the header says.
+        assert_eq!(client_address(proxy, &headers, &[]), proxy);
+        // Trusted: the rightmost untrusted address; the forged one on the left is ignored.
+        assert_eq!(client_address(proxy, &headers, &[proxy]), client);
+        // Two proxies in a row.
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("36.85.1.2, 10.0.0.9"),
+        );
+        let inner: std::net::IpAddr = "10.0.0.9".parse().expect("ip");
+        assert_eq!(client_address(proxy, &headers, &[proxy, inner]), client);
+        // No header: the proxy itself.
+        assert_eq!(
+            client_address(proxy, &axum::http::HeaderMap::new(), &[proxy]),
+            proxy
+        );
+    }
+}
 
 async fn openapi_document(State(app): State<AppState>) -> Response {
     (

@@ -828,3 +828,45 @@ async fn api_tokens_edit_within_scope_and_die_when_revoked(engine: Engine) {
         .await;
     assert_eq!(status, 404);
 }
+
+both_engines!(behind_a_trusted_proxy_each_client_has_its_own_sign_in_burst);
+
+/// With the proxy trusted, the burst counts per forwarded client address; a forged address on
+/// the left of the header does not give a fresh burst.
+async fn behind_a_trusted_proxy_each_client_has_its_own_sign_in_burst(engine: Engine) {
+    let settings = mpp::http::Settings {
+        sign_in_burst: 2,
+        trusted_proxies: std::sync::Arc::new(vec!["127.0.0.1".parse().expect("ip")]),
+        ..crate::support::test_settings()
+    };
+    let Some(app) = TestApp::demo_with(engine, settings).await else {
+        return;
+    };
+    let post = |forwarded: &'static str| {
+        app.http
+            .post(app.url("/staf/masuk"))
+            .header("x-forwarded-for", forwarded)
+            .form(&[("email", "a@b.id"), ("password", "x")])
+            .send()
+    };
+    let mut first = Vec::new();
+    for _ in 0..3 {
+        first.push(post("36.85.1.2").await.expect("post").status().as_u16());
+    }
+    assert_eq!(first[2], 429, "{first:?}");
+    assert_ne!(first[0], 429);
+    // Another client behind the same proxy still has its burst.
+    assert_ne!(
+        post("36.85.9.9").await.expect("post").status().as_u16(),
+        429
+    );
+    // Forging a left-hand address does not help the first client.
+    assert_eq!(
+        post("9.9.9.9, 36.85.1.2")
+            .await
+            .expect("post")
+            .status()
+            .as_u16(),
+        429
+    );
+}
