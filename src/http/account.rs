@@ -104,7 +104,15 @@ pub(super) trait CsrfForm {
 macro_rules! csrf_forms {
     ($($form:ty),*) => { $(impl CsrfForm for $form { fn csrf(&self) -> &str { &self.csrf } })* };
 }
-csrf_forms!(SignInForm, CodeForm, ProfileForm, DeleteForm, SignOutForm);
+csrf_forms!(
+    SignInForm,
+    CodeForm,
+    ProfileForm,
+    DeleteForm,
+    SignOutForm,
+    PasswordSignInForm,
+    SetPasswordForm
+);
 
 /// The form, if it can be read and carries this browser's CSRF token.
 pub(super) fn checked_form<T: CsrfForm>(
@@ -152,6 +160,7 @@ struct SignInPage<'a> {
     csrf: &'a str,
     identifier: &'a str,
     error: Option<&'static str>,
+    password_error: Option<&'static str>,
 }
 
 pub async fn sign_in_form(
@@ -167,6 +176,7 @@ pub async fn sign_in_form(
         csrf: &token,
         identifier: "",
         error: None,
+        password_error: None,
     };
     Ok(render(
         page,
@@ -209,6 +219,7 @@ pub async fn send_code(
                 csrf: &form.csrf,
                 identifier: &raw,
                 error: Some(message),
+                password_error: None,
             };
             return Ok(render(page, StatusCode::BAD_REQUEST, None));
         }
@@ -414,6 +425,16 @@ struct AccountPage<'a> {
     name_error: Option<String>,
     nik_error: Option<String>,
     saved: bool,
+    has_password: bool,
+    password_error: Option<String>,
+}
+
+/// Refusals shown next to the account page's fields.
+#[derive(Default)]
+struct FieldErrors {
+    name: Option<String>,
+    nik: Option<String>,
+    password: Option<String>,
 }
 
 /// The account behind this browser's session cookie, if any.
@@ -460,8 +481,7 @@ pub async fn account(
         &headers,
         session.account_id,
         None,
-        None,
-        None,
+        FieldErrors::default(),
         saved,
         StatusCode::OK,
     )
@@ -478,11 +498,18 @@ async fn account_page(
     headers: &HeaderMap,
     account_id: Uuid,
     typed_name: Option<&str>,
-    name_error: Option<String>,
-    nik_error: Option<String>,
+    errors: FieldErrors,
     saved: bool,
     status: StatusCode,
 ) -> Result<Response, PageError> {
+    let FieldErrors {
+        name: name_error,
+        nik: nik_error,
+        password: password_error,
+    } = errors;
+    let has_password = accounts::has_password(&app.db, account_id)
+        .await
+        .map_err(|e| PageError::internal(lang, "/akun", &e))?;
     let profile = accounts::profile(&app.db, account_id)
         .await
         .map_err(|e| PageError::internal(lang, "/akun", &e))?
@@ -525,6 +552,8 @@ async fn account_page(
         name_error,
         nik_error,
         saved,
+        has_password,
+        password_error,
     };
     Ok(render(
         page,
@@ -590,8 +619,11 @@ pub async fn save_profile(
             &headers,
             session.account_id,
             Some(&typed),
-            name_error,
-            nik_error,
+            FieldErrors {
+                name: name_error,
+                nik: nik_error,
+                password: None,
+            },
             false,
             StatusCode::BAD_REQUEST,
         )
@@ -627,8 +659,10 @@ pub async fn save_profile(
                 &headers,
                 session.account_id,
                 Some(&typed),
-                None,
-                Some(message.to_owned()),
+                FieldErrors {
+                    nik: Some(message.to_owned()),
+                    ..FieldErrors::default()
+                },
                 false,
                 StatusCode::CONFLICT,
             )
@@ -805,4 +839,167 @@ pub async fn dev_outbox(State(app): State<AppState>, lang: Lang) -> Result<Respo
         .map(|code| (code, crate::demo::staff_totp_text())),
     };
     Ok(render(page, StatusCode::OK, None))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Passwords for citizens (optional; the one-time code stays the way back in)
+
+#[derive(Deserialize)]
+pub struct PasswordSignInForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    identifier: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// Signs a citizen in with a password. Wrong address, no password set, wrong password and a
+/// locked account all get the same answer.
+pub async fn password_sign_in(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    form: Result<Form<PasswordSignInForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let form = checked_form(form, &headers, lang, "/masuk")?;
+    let now = Utc::now();
+    let login = match Identifier::parse(&form.identifier) {
+        Ok(identifier) => {
+            let hash = app
+                .settings
+                .keys
+                .lookup_hash("account.identifier", identifier.as_str());
+            accounts::password_login(&app.db, &hash)
+                .await
+                .map_err(|e| PageError::internal(lang, "/masuk", &e))?
+        }
+        Err(_) => None,
+    };
+    let locked = |l: &accounts::PasswordLogin| {
+        l.password_locked_until
+            .as_deref()
+            .is_some_and(|until| until > accounts::timestamp(now).as_str())
+    };
+    let accepted = match &login {
+        Some(l) if !locked(l) => match &l.password_hash {
+            Some(hash) if crate::credentials::verify_password(&form.password, hash) => true,
+            Some(_) => {
+                accounts::password_failure(&app.db, l.id, now, Duration::minutes(15))
+                    .await
+                    .map_err(|e| PageError::internal(lang, "/masuk", &e))?;
+                false
+            }
+            None => {
+                crate::credentials::verify_password(
+                    &form.password,
+                    crate::credentials::decoy_hash(),
+                );
+                false
+            }
+        },
+        _ => {
+            crate::credentials::verify_password(&form.password, crate::credentials::decoy_hash());
+            false
+        }
+    };
+    let Some(login) = login.filter(|_| accepted) else {
+        let raw: String = form.identifier.chars().take(200).collect();
+        let page = SignInPage {
+            t: lang.texts(),
+            lang,
+            here: "/masuk".into(),
+            csrf: &form.csrf,
+            identifier: &raw,
+            error: None,
+            password_error: Some(if lang == Lang::En {
+                "Wrong address or password, or password sign-in is locked for a while. You can always sign in with a code."
+            } else {
+                "Alamat atau kata sandi salah, atau masuk dengan kata sandi dikunci sementara. Anda selalu dapat masuk dengan kode."
+            }),
+        };
+        return Ok(render(page, StatusCode::BAD_REQUEST, None));
+    };
+    let token = random_token()?;
+    accounts::password_session(
+        &app.db,
+        login.id,
+        &token_hash(&token),
+        Duration::days(SESSION_DAYS),
+        now,
+    )
+    .await
+    .map_err(|e| PageError::internal(lang, "/masuk", &e))?;
+    let mut response = Redirect::to("/akun").into_response();
+    set_cookie(
+        &mut response,
+        &app,
+        SESSION_COOKIE,
+        &token,
+        SESSION_DAYS * 24 * 3600,
+    );
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+pub struct SetPasswordForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password_again: String,
+}
+
+pub async fn set_password(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    form: Result<Form<SetPasswordForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let form = checked_form(form, &headers, lang, "/akun")?;
+    let Some(session) = signed_in(&app, &headers, lang).await? else {
+        return Ok(Redirect::to("/masuk").into_response());
+    };
+    let identifier =
+        open_text(&app, "account.identifier", Some(&session.identifier_sealed)).unwrap_or_default();
+    let problem = if form.password != form.password_again {
+        Some(
+            if lang == Lang::En {
+                "The two passwords differ."
+            } else {
+                "Kedua kata sandi tidak sama."
+            }
+            .to_owned(),
+        )
+    } else {
+        crate::credentials::check_new_password(&form.password, &identifier)
+            .err()
+            .map(|weak| {
+                let (id, en) = weak.message();
+                if lang == Lang::En { en } else { id }.to_owned()
+            })
+    };
+    if let Some(problem) = problem {
+        return account_page(
+            &app,
+            lang,
+            &headers,
+            session.account_id,
+            None,
+            FieldErrors {
+                password: Some(problem),
+                ..FieldErrors::default()
+            },
+            false,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    let hash = crate::credentials::hash_password(&form.password)
+        .map_err(|_| PageError::unavailable(lang, "/akun"))?;
+    accounts::set_password(&app.db, session.account_id, &hash)
+        .await
+        .map_err(|e| PageError::internal(lang, "/akun", &e))?;
+    Ok(Redirect::to("/akun?tersimpan=1").into_response())
 }

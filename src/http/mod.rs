@@ -214,7 +214,17 @@ fn page_routes(
             .post(account::enter_code)
             .route_layer(per_address_limit(sign_in_burst, proxies)),
     )
+    .add(
+        "/masuk/sandi",
+        &[("POST", Public)],
+        post(account::password_sign_in).route_layer(per_address_limit(sign_in_burst, proxies)),
+    )
     .add("/akun", &[("GET", Citizen)], get(account::account))
+    .add(
+        "/akun/sandi",
+        &[("POST", Citizen)],
+        post(account::set_password),
+    )
     .add(
         "/akun/profil",
         &[("POST", Citizen)],

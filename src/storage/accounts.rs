@@ -429,3 +429,92 @@ pub async fn release_claim(db: &Db, id: Uuid) -> Result<(), StorageError> {
     })?;
     Ok(())
 }
+
+/// What the password sign-in needs to know about a citizen's account.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PasswordLogin {
+    pub id: Uuid,
+    pub password_hash: Option<String>,
+    pub password_locked_until: Option<String>,
+}
+
+pub async fn password_login(
+    db: &Db,
+    identifier_hash: &[u8],
+) -> Result<Option<PasswordLogin>, StorageError> {
+    Ok(on_pool!(db, pool => {
+        sqlx::query_as("SELECT id, password_hash, password_locked_until FROM accounts WHERE identifier_hash = $1")
+            .bind(identifier_hash).fetch_optional(pool).await
+    })?)
+}
+
+/// Counts a wrong password; the fifth in a row locks password sign-in for `lock` (the one-time
+/// code still works).
+pub async fn password_failure(
+    db: &Db,
+    id: Uuid,
+    now: DateTime<Utc>,
+    lock: Duration,
+) -> Result<(), StorageError> {
+    on_pool!(db, pool => {
+        sqlx::query(
+            "UPDATE accounts SET password_failures = password_failures + 1, \
+             password_locked_until = CASE WHEN password_failures + 1 >= 5 THEN $2 ELSE password_locked_until END \
+             WHERE id = $1",
+        )
+        .bind(id).bind(timestamp(now + lock)).execute(pool).await.map(|_| ())
+    })?;
+    Ok(())
+}
+
+/// Starts a session after a right password, and clears the failures; one transaction.
+pub async fn password_session(
+    db: &Db,
+    id: Uuid,
+    token_hash: &[u8],
+    ttl: Duration,
+    now: DateTime<Utc>,
+) -> Result<(), StorageError> {
+    let now_text = timestamp(now);
+    let mut tx = db.begin().await?;
+    on_tx!(&mut tx, conn => async {
+        sqlx::query("UPDATE accounts SET password_failures = 0, password_locked_until = NULL WHERE id = $1")
+            .bind(id).execute(&mut *conn).await?;
+        sqlx::query("INSERT INTO sessions (token_hash, account_id, created_at, expires_at, level) VALUES ($1, $2, $3, $4, 'code')")
+            .bind(token_hash).bind(id).bind(&now_text).bind(timestamp(now + ttl))
+            .execute(&mut *conn).await?;
+        Ok::<(), sqlx::Error>(())
+    }.await)?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Sets (or replaces) a citizen's password, audited without its content.
+pub async fn set_password(db: &Db, id: Uuid, password_hash: &str) -> Result<(), StorageError> {
+    let mut tx = db.begin().await?;
+    on_tx!(&mut tx, conn => {
+        sqlx::query("UPDATE accounts SET password_hash = $2, password_failures = 0, password_locked_until = NULL WHERE id = $1")
+            .bind(id).bind(password_hash).execute(conn).await.map(|_| ())
+    })?;
+    super::audit::append(
+        &mut tx,
+        super::audit::NewEntry {
+            actor: &format!("account:{id}"),
+            action: "account.password.set",
+            scope: "citizen",
+            subject: &id.to_string(),
+            details: serde_json::json!({}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Whether the account has a password (for the account page).
+pub async fn has_password(db: &Db, id: Uuid) -> Result<bool, StorageError> {
+    let hash: Option<Option<String>> = on_pool!(db, pool => {
+        sqlx::query_scalar("SELECT password_hash FROM accounts WHERE id = $1").bind(id).fetch_optional(pool).await
+    })?;
+    Ok(hash.flatten().is_some())
+}

@@ -671,3 +671,120 @@ async fn sign_in_attempts_are_limited_per_network_address(engine: Engine) {
     let (status, _, _) = b.get("/masuk").await;
     assert_eq!(status, 200, "reading the form is not limited");
 }
+
+both_engines!(citizens_may_add_a_password_and_sign_in_with_it);
+
+async fn citizens_may_add_a_password_and_sign_in_with_it(engine: Engine) {
+    let Some(app) = TestApp::demo(engine).await else {
+        return;
+    };
+    let mut b = signed_in(&app, "sandi@contoh.id", "sandi@contoh.id").await;
+    let csrf = b.csrf();
+    let (status, page, _) = b
+        .post(
+            "/akun/sandi",
+            &[
+                ("csrf", &csrf),
+                ("password", "pendek"),
+                ("password_again", "pendek"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(page.contains("minimal 12 karakter"), "{page}");
+    let password = "sepeda ke alun-alun batu";
+    let (status, _, location) = b
+        .post(
+            "/akun/sandi",
+            &[
+                ("csrf", &csrf),
+                ("password", password),
+                ("password_again", password),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, location.as_deref()),
+        (303, Some("/akun?tersimpan=1"))
+    );
+    b.post("/keluar", &[("csrf", &csrf)]).await;
+
+    let mut other = Browser::new(&app);
+    other.get("/masuk").await;
+    let csrf = other.csrf();
+    let answer = |page: &str| {
+        let at = page.find("id=\"password-error\"").expect("an error");
+        page[at..at + 120].to_owned()
+    };
+    let (status, wrong, _) = other
+        .post(
+            "/masuk/sandi",
+            &[
+                ("csrf", &csrf),
+                ("identifier", "sandi@contoh.id"),
+                ("password", "salah salah salah"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (status, unknown, _) = other
+        .post(
+            "/masuk/sandi",
+            &[
+                ("csrf", &csrf),
+                ("identifier", "tidak.ada@contoh.id"),
+                ("password", password),
+            ],
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(answer(&wrong), answer(&unknown), "no enumeration");
+    let (status, _, location) = other
+        .post(
+            "/masuk/sandi",
+            &[
+                ("csrf", &csrf),
+                ("identifier", "Sandi@Contoh.id"),
+                ("password", password),
+            ],
+        )
+        .await;
+    assert_eq!((status, location.as_deref()), (303, Some("/akun")));
+    let (status, _, _) = other.get("/akun").await;
+    assert_eq!(status, 200);
+    // Five wrong passwords lock password sign-in; the right one is then refused too.
+    for _ in 0..5 {
+        other
+            .post(
+                "/masuk/sandi",
+                &[
+                    ("csrf", &csrf),
+                    ("identifier", "sandi@contoh.id"),
+                    ("password", "masih salah terus"),
+                ],
+            )
+            .await;
+    }
+    let (status, _, _) = other
+        .post(
+            "/masuk/sandi",
+            &[
+                ("csrf", &csrf),
+                ("identifier", "sandi@contoh.id"),
+                ("password", password),
+            ],
+        )
+        .await;
+    assert_eq!(status, 400, "locked");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'account.password.set'")
+            .await,
+        1
+    );
+    // The password is stored as an argon2id hash only.
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM accounts WHERE password_hash LIKE '$argon2id$%'")
+            .await,
+        1
+    );
+}
