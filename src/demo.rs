@@ -146,3 +146,15 @@ pub async fn create_staff(
     }
     Ok(())
 }
+
+/// Whether the database holds the demo's staff accounts (whose password and TOTP key are
+/// public): a production server refuses to start on it.
+pub async fn has_demo_staff(db: &Db, keys: &DataKeys) -> Result<bool, storage::StorageError> {
+    for (email, _, _) in STAFF {
+        let hash = keys.lookup_hash("account.identifier", email);
+        if storage::staff::login(db, &hash).await?.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}

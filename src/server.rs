@@ -87,6 +87,12 @@ pub async fn serve(mut config: Config, options: ServeOptions) -> anyhow::Result<
     };
     let db = open_db(&config).await?;
     let catalog = prepare(&db, &options, config.is_embedded_sqlite(), &settings.keys).await?;
+    if config.mode == Mode::Production && demo::has_demo_staff(&db, &settings.keys).await? {
+        anyhow::bail!(
+            "this database holds the demo's staff accounts, whose passwords are public: \
+             production mode refuses to serve it (use `serve --demo`, or a database made without --demo)"
+        );
+    }
     let listener = TcpListener::bind(&config.listen).await?;
     tracing::info!(listen = %listener.local_addr()?, engine = db.engine().name(), mode = ?config.mode, "serving");
     run(

@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod identifier;
 pub mod nik;
 pub mod opening;
+pub mod queue;
 pub mod region;
 pub mod registry;
 pub mod roles;

@@ -946,6 +946,8 @@ pub struct SetPasswordForm {
     #[serde(default)]
     csrf: String,
     #[serde(default)]
+    current_password: String,
+    #[serde(default)]
     password: String,
     #[serde(default)]
     password_again: String,
@@ -963,7 +965,36 @@ pub async fn set_password(
     };
     let identifier =
         open_text(&app, "account.identifier", Some(&session.identifier_sealed)).unwrap_or_default();
-    let problem = if form.password != form.password_again {
+    let session_hash = token_hash(&cookie(&headers, SESSION_COOKIE).unwrap_or_default());
+    // Re-authentication: the current password when there is one; otherwise a sign-in by code
+    // within the last 15 minutes (a stolen old session cannot add a password).
+    let current = accounts::password_hash(&app.db, session.account_id)
+        .await
+        .map_err(|e| PageError::internal(lang, "/akun", &e))?;
+    let fresh = accounts::session_started(&app.db, &session_hash)
+        .await
+        .map_err(|e| PageError::internal(lang, "/akun", &e))?
+        .is_some_and(|at| at > accounts::timestamp(Utc::now() - Duration::minutes(15)));
+    let reauthenticated = match &current {
+        Some(hash) => crate::credentials::verify_password(&form.current_password, hash),
+        None => fresh,
+    };
+    let problem = if !reauthenticated {
+        Some(
+            if current.is_some() {
+                if lang == Lang::En {
+                    "The current password is wrong."
+                } else {
+                    "Kata sandi saat ini salah."
+                }
+            } else if lang == Lang::En {
+                "For your safety, sign in again with a code before adding a password."
+            } else {
+                "Demi keamanan, masuk lagi dengan kode sebelum menambahkan kata sandi."
+            }
+            .to_owned(),
+        )
+    } else if form.password != form.password_again {
         Some(
             if lang == Lang::En {
                 "The two passwords differ."
@@ -998,8 +1029,33 @@ pub async fn set_password(
     }
     let hash = crate::credentials::hash_password(&form.password)
         .map_err(|_| PageError::unavailable(lang, "/akun"))?;
-    accounts::set_password(&app.db, session.account_id, &hash)
-        .await
+    let keys = &app.settings.keys;
+    let body = "Kata sandi akun MPP Digital Anda baru saja dibuat atau diubah, dan sesi lain telah diakhiri. Bila bukan Anda, masuk dengan kode lalu ganti kata sandi.\n\
+                The password of your MPP Digital account was just set or changed, and other sessions were ended. If this was not you, sign in with a code and change it.";
+    let recipient_sealed = keys
+        .seal("outbox.recipient", identifier.as_bytes())
         .map_err(|e| PageError::internal(lang, "/akun", &e))?;
+    let body_sealed = keys
+        .seal("outbox.body", body.as_bytes())
+        .map_err(|e| PageError::internal(lang, "/akun", &e))?;
+    let channel = if session.identifier_kind == "email" {
+        "email"
+    } else {
+        "sms"
+    };
+    accounts::set_password(
+        &app.db,
+        session.account_id,
+        &hash,
+        &session_hash,
+        NewMessage {
+            channel,
+            recipient_sealed: &recipient_sealed,
+            subject: "Kata sandi MPP Digital diubah / MPP Digital password changed",
+            body_sealed: &body_sealed,
+        },
+    )
+    .await
+    .map_err(|e| PageError::internal(lang, "/akun", &e))?;
     Ok(Redirect::to("/akun?tersimpan=1").into_response())
 }

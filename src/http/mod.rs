@@ -403,7 +403,7 @@ pub fn router(db: Db, catalog: SharedCatalog, settings: Settings) -> Router {
         // the path holds no personal data (records are addressed by opaque ids).
         .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<axum::body::Body>| {
             let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
-            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+            tracing::info_span!("request", method = %request.method(), path = %logged_path(request.uri().path()), request_id = %id)
         }))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, RequestIds::new()))
@@ -432,6 +432,14 @@ pub fn router(db: Db, catalog: SharedCatalog, settings: Settings) -> Router {
         ))
     } else {
         router
+    }
+}
+
+/// The path as logged: secrets carried in a path (invitation and reset links) are cut off.
+fn logged_path(path: &str) -> &str {
+    match path.strip_prefix("/staf/tautan/") {
+        Some(_) => "/staf/tautan/…",
+        None => path,
     }
 }
 

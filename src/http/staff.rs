@@ -423,19 +423,17 @@ pub async fn sign_in(
         credentials::verify_password(&form.password, credentials::decoy_hash());
         return refuse(&raw);
     };
-    let locked = login
-        .locked_until
-        .as_deref()
-        .is_some_and(|until| until > crate::storage::accounts::timestamp(now).as_str());
+    // The attempt is counted before it is checked (see `reserve_attempt`).
+    let reserved = store::reserve_attempt(&app.db, login.account_id, now)
+        .await
+        .map_err(|e| PageError::internal(lang, "/staf/masuk", &e))?;
     let ok = credentials::verify_password(&form.password, &login.password_hash);
-    if locked || !ok {
-        if !locked {
-            store::record_failure(&app.db, login.account_id, now)
-                .await
-                .map_err(|e| PageError::internal(lang, "/staf/masuk", &e))?;
-        }
+    if !reserved || !ok {
         return refuse(&raw);
     }
+    store::clear_attempts(&app.db, login.account_id)
+        .await
+        .map_err(|e| PageError::internal(lang, "/staf/masuk", &e))?;
     let token =
         credentials::random_token().map_err(|_| PageError::unavailable(lang, "/staf/masuk"))?;
     store::start_password_session(&app.db, login.account_id, &token_hash(&token), now)
@@ -555,10 +553,9 @@ pub async fn verify_totp(
         .await
         .map_err(|e| internal(&e))?
         .ok_or_else(|| PageError::unavailable(lang, "/staf/verifikasi"))?;
-    let locked = state
-        .locked_until
-        .as_deref()
-        .is_some_and(|until| until > crate::storage::accounts::timestamp(now).as_str());
+    let locked = !store::reserve_attempt(&app.db, session.account_id, now)
+        .await
+        .map_err(|e| internal(&e))?;
     let secret = state
         .totp_secret_sealed
         .as_deref()
@@ -596,11 +593,6 @@ pub async fn verify_totp(
             STAFF_SESSION_HOURS * 3600,
         );
         return Ok(response);
-    }
-    if !locked {
-        store::record_failure(&app.db, session.account_id, now)
-            .await
-            .map_err(|e| internal(&e))?;
     }
     let enrol = enrolment(&app, lang, &session).await?;
     let page = TotpPage {
@@ -1968,6 +1960,21 @@ pub async fn use_link(
             ..page
         };
         return Ok(render(page, StatusCode::UNPROCESSABLE_ENTITY, None));
+    }
+    // The inviter must still hold the authority to invite to this role here (a revoked manager's
+    // invitations die with their role).
+    if let (Some(grant), Some(inviter)) = (link.grant(), link.created_by.strip_prefix("account:")) {
+        let inviter = Uuid::parse_str(inviter).map_err(|_| dead_link(lang))?;
+        let grants: Vec<Grant> = store::grants(&app.db, inviter)
+            .await
+            .map_err(|e| PageError::internal(lang, &here, &e))?
+            .iter()
+            .filter_map(|g| g.grant())
+            .collect();
+        let place = scope_place(&app.catalog.get(), &grant.scope);
+        if !roles::may_invite(&grants, &grant, &place) {
+            return Err(dead_link(lang));
+        }
     }
     let hash = credentials::hash_password(&form.password)
         .map_err(|_| PageError::unavailable(lang, &here))?;

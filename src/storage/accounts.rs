@@ -489,13 +489,31 @@ pub async fn password_session(
     Ok(())
 }
 
-/// Sets (or replaces) a citizen's password, audited without its content.
-pub async fn set_password(db: &Db, id: Uuid, password_hash: &str) -> Result<(), StorageError> {
+/// Sets (or replaces) a citizen's password, audited without its content, in one transaction
+/// that also ends the account's other sessions and queues the notice telling the person.
+pub async fn set_password(
+    db: &Db,
+    id: Uuid,
+    password_hash: &str,
+    keep_session: &[u8],
+    notice: NewMessage<'_>,
+) -> Result<(), StorageError> {
+    let now = timestamp(Utc::now());
     let mut tx = db.begin().await?;
-    on_tx!(&mut tx, conn => {
+    on_tx!(&mut tx, conn => async {
         sqlx::query("UPDATE accounts SET password_hash = $2, password_failures = 0, password_locked_until = NULL WHERE id = $1")
-            .bind(id).bind(password_hash).execute(conn).await.map(|_| ())
-    })?;
+            .bind(id).bind(password_hash).execute(&mut *conn).await?;
+        sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND token_hash <> $2")
+            .bind(id).bind(keep_session).execute(&mut *conn).await?;
+        sqlx::query(
+            "INSERT INTO outbox (id, channel, recipient_sealed, subject, body_sealed, created_at, attempts) \
+             VALUES ($1, $2, $3, $4, $5, $6, 0)",
+        )
+        .bind(Uuid::now_v7()).bind(notice.channel).bind(notice.recipient_sealed)
+        .bind(notice.subject).bind(notice.body_sealed).bind(&now)
+        .execute(&mut *conn).await?;
+        Ok::<(), sqlx::Error>(())
+    }.await)?;
     super::audit::append(
         &mut tx,
         super::audit::NewEntry {
@@ -509,6 +527,21 @@ pub async fn set_password(db: &Db, id: Uuid, password_hash: &str) -> Result<(), 
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// When a live session began.
+pub async fn session_started(db: &Db, token_hash: &[u8]) -> Result<Option<String>, StorageError> {
+    Ok(on_pool!(db, pool => {
+        sqlx::query_scalar("SELECT created_at FROM sessions WHERE token_hash = $1").bind(token_hash).fetch_optional(pool).await
+    })?)
+}
+
+/// The stored password hash, if any.
+pub async fn password_hash(db: &Db, id: Uuid) -> Result<Option<String>, StorageError> {
+    let hash: Option<Option<String>> = on_pool!(db, pool => {
+        sqlx::query_scalar("SELECT password_hash FROM accounts WHERE id = $1").bind(id).fetch_optional(pool).await
+    })?;
+    Ok(hash.flatten())
 }
 
 /// Whether the account has a password (for the account page).

@@ -11,6 +11,7 @@ pub mod accounts;
 pub mod audit;
 pub mod catalog;
 pub mod holidays;
+pub mod queue;
 pub mod regions;
 pub mod sealed;
 pub mod staff;

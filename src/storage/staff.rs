@@ -9,9 +9,8 @@ use super::audit::NewEntry;
 use super::{Db, StorageError, Tx, on_pool, on_tx};
 use crate::domain::roles::{Grant, Role, Scope};
 
-/// Wrong passwords or codes in a row before the account waits.
+/// Password or code attempts in a row before the account waits [`LOCK_MINUTES`].
 pub const MAX_FAILURES: i32 = 5;
-/// How long the first lock lasts; each further failure while locked doubles it (capped at a day).
 pub const LOCK_MINUTES: i64 = 15;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -219,27 +218,36 @@ pub async fn login(db: &Db, identifier_hash: &[u8]) -> Result<Option<StaffLogin>
     })?)
 }
 
-/// Counts a wrong password or code; from [`MAX_FAILURES`] on, the account waits, longer each time.
-pub async fn record_failure(
+/// Reserves one password or code attempt, before it is checked: counted in one statement that
+/// also locks the account for [`LOCK_MINUTES`] when it is the fifth in a row, so requests sent in
+/// parallel get no more tries than requests sent one by one. False when the account is locked.
+pub async fn reserve_attempt(
     db: &Db,
     account_id: Uuid,
     now: DateTime<Utc>,
-) -> Result<(), StorageError> {
-    let mut tx = db.begin().await?;
-    let failures: Option<i32> = on_tx!(&mut tx, conn => {
-        sqlx::query_scalar("UPDATE staff_credentials SET failed_attempts = failed_attempts + 1 WHERE account_id = $1 RETURNING failed_attempts")
-            .bind(account_id).fetch_optional(conn).await
+) -> Result<bool, StorageError> {
+    let now_text = timestamp(now);
+    let until = timestamp(now + Duration::minutes(LOCK_MINUTES));
+    let reserved: Option<i32> = on_pool!(db, pool => {
+        sqlx::query_scalar(
+            "UPDATE staff_credentials SET \
+             failed_attempts = CASE WHEN locked_until IS NOT NULL AND locked_until <= $2 THEN 1 ELSE failed_attempts + 1 END, \
+             locked_until = CASE WHEN locked_until IS NOT NULL AND locked_until <= $2 THEN NULL \
+                                 WHEN failed_attempts + 1 >= $3 THEN $4 ELSE locked_until END \
+             WHERE account_id = $1 AND (locked_until IS NULL OR locked_until <= $2) RETURNING failed_attempts",
+        )
+        .bind(account_id).bind(&now_text).bind(MAX_FAILURES).bind(&until)
+        .fetch_optional(pool).await
     })?;
-    if let Some(n) = failures.filter(|n| *n >= MAX_FAILURES) {
-        let doublings = (n - MAX_FAILURES).min(7) as u32;
-        let minutes = (LOCK_MINUTES << doublings).min(24 * 60);
-        let until = timestamp(now + Duration::minutes(minutes));
-        on_tx!(&mut tx, conn => {
-            sqlx::query("UPDATE staff_credentials SET locked_until = $2 WHERE account_id = $1")
-                .bind(account_id).bind(&until).execute(conn).await.map(|_| ())
-        })?;
-    }
-    tx.commit().await?;
+    Ok(reserved.is_some())
+}
+
+/// A right password or code: the attempts in a row start again.
+pub async fn clear_attempts(db: &Db, account_id: Uuid) -> Result<(), StorageError> {
+    on_pool!(db, pool => {
+        sqlx::query("UPDATE staff_credentials SET failed_attempts = 0, locked_until = NULL WHERE account_id = $1")
+            .bind(account_id).execute(pool).await.map(|_| ())
+    })?;
     Ok(())
 }
 
@@ -448,6 +456,8 @@ pub struct LinkRow {
     pub region_code: Option<String>,
     pub mpp_id: Option<Uuid>,
     pub tenant_id: Option<Uuid>,
+    /// `cli`, or `account:{id}` of the inviter.
+    pub created_by: String,
 }
 
 impl LinkRow {
@@ -473,7 +483,7 @@ pub async fn live_link(
 ) -> Result<Option<LinkRow>, StorageError> {
     Ok(on_pool!(db, pool => {
         sqlx::query_as(
-            "SELECT id, purpose, identifier_hash, identifier_sealed, role, region_code, mpp_id, tenant_id FROM staff_links \
+            "SELECT id, purpose, identifier_hash, identifier_sealed, role, region_code, mpp_id, tenant_id, created_by FROM staff_links \
              WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
         )
         .bind(token_hash).bind(timestamp(now)).fetch_optional(pool).await

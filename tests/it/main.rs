@@ -9,5 +9,6 @@ mod cli;
 mod delivery;
 mod imports;
 mod pages;
+mod queue;
 mod staff;
 mod support;

@@ -737,6 +737,7 @@ async fn api_tokens_edit_within_scope_and_die_when_revoked(engine: Engine) {
     let mut admin = staff_signed_in(&app, DUKCAPIL_ADMIN).await;
     admin.get("/staf/token").await;
     let csrf = admin.csrf();
+    let admin_csrf = csrf.clone();
     let (status, page, _) = admin
         .post(
             "/staf/token",
@@ -810,16 +811,9 @@ async fn api_tokens_edit_within_scope_and_die_when_revoked(engine: Engine) {
             .any(|e| e.action == "service.update" && e.actor.starts_with("token:"))
     );
 
-    // Revoked: the token stops working at once.
     let id_at = again.find("/staf/token/").expect("revoke form") + "/staf/token/".len();
     let token_id = &again[id_at..id_at + 36];
-    let (status, _, _) = admin
-        .post(&format!("/staf/token/{token_id}/cabut"), &[("csrf", &csrf)])
-        .await;
-    assert_eq!(status, 303);
-    let response = patch(&ktp, Some(&token), body).await.expect("patch");
-    assert_eq!(response.status(), 401);
-    // Someone else cannot revoke a token that is not theirs.
+    // Someone else cannot revoke a token that is not theirs (it still works afterwards).
     let mut officer = staff_signed_in(&app, POLRES_OFFICER).await;
     officer.get("/staf/token").await;
     let csrf = officer.csrf();
@@ -827,6 +821,24 @@ async fn api_tokens_edit_within_scope_and_die_when_revoked(engine: Engine) {
         .post(&format!("/staf/token/{token_id}/cabut"), &[("csrf", &csrf)])
         .await;
     assert_eq!(status, 404);
+    let response = patch(
+        &ktp,
+        Some(&token),
+        serde_json::json!({ "fee_rupiah": 15000 }),
+    )
+    .await
+    .expect("patch");
+    assert_eq!(response.status(), 200, "still live");
+    // Revoked: the token stops working at once.
+    let (status, _, _) = admin
+        .post(
+            &format!("/staf/token/{token_id}/cabut"),
+            &[("csrf", &admin_csrf)],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let response = patch(&ktp, Some(&token), body).await.expect("patch");
+    assert_eq!(response.status(), 401);
 }
 
 both_engines!(behind_a_trusted_proxy_each_client_has_its_own_sign_in_burst);

@@ -293,3 +293,12 @@ macro_rules! both_engines {
         )*
     };
 }
+
+/// A number from a database (`SELECT COUNT(*) ...`), on either engine.
+pub async fn count_in(db: &Db, sql: &'static str) -> i64 {
+    match db {
+        Db::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+        Db::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+    }
+    .expect("count")
+}
