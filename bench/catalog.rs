@@ -207,6 +207,7 @@ fn bench_settings() -> mpp::http::Settings {
         public_url: "http://127.0.0.1".into(),
         sign_in_burst: 10,
         trusted_proxies: std::sync::Arc::new(Vec::new()),
+        clock: mpp::http::Clock::System,
         channels: std::sync::Arc::new(mpp::delivery::Channels::development()),
     }
 }

@@ -56,6 +56,11 @@ pub const STAFF: &[(&str, Role, DemoScope)] = &[
         Role::UppAdmin,
         DemoScope::Tenant("dispendukcapil"),
     ),
+    (
+        "admin.polres@demo.mpp.id",
+        Role::UppAdmin,
+        DemoScope::Tenant("polres"),
+    ),
     ("pengelola@demo.mpp.id", Role::MppManager, DemoScope::Mpp),
     (
         "admin.batu@demo.mpp.id",
@@ -143,6 +148,55 @@ pub async fn create_staff(
             "demo",
         )
         .await?;
+    }
+    create_counters(db, catalog, mpp).await?;
+    Ok(())
+}
+
+/// The demo's counters: Dispendukcapil has two (loket 1 and 2), every other UPP one, numbered in
+/// the order of the tenants; each serves all of its UPP's services and is open.
+async fn create_counters(
+    db: &Db,
+    catalog: &Catalog,
+    mpp: &crate::catalog::Mpp,
+) -> Result<(), DemoStaffError> {
+    if !storage::queue::counters_of_mpp(db, mpp.id)
+        .await?
+        .is_empty()
+    {
+        return Ok(());
+    }
+    let mut tenants: Vec<&crate::catalog::Tenant> =
+        mpp.tenants.iter().map(|&t| &catalog.tenants[t]).collect();
+    tenants.sort_by_key(|t| (t.slug != "dispendukcapil", t.slug.clone()));
+    let mut number = 1;
+    for tenant in tenants {
+        let services: Vec<uuid::Uuid> = tenant
+            .services
+            .iter()
+            .map(|&s| catalog.services[s].id)
+            .collect();
+        let copies = if tenant.slug == "dispendukcapil" {
+            2
+        } else {
+            1
+        };
+        let place = catalog.place(mpp, Some(tenant)).audit_path();
+        for _ in 0..copies {
+            let id = storage::queue::create_counter(
+                db,
+                mpp.id,
+                tenant.id,
+                number,
+                &format!("Loket {number}"),
+                &services,
+                "demo",
+                &place,
+            )
+            .await?;
+            storage::queue::set_counter_state(db, id, "open", "demo", &place).await?;
+            number += 1;
+        }
     }
     Ok(())
 }

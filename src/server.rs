@@ -77,6 +77,7 @@ pub async fn serve(mut config: Config, options: ServeOptions) -> anyhow::Result<
         public_url: config.public_url(),
         sign_in_burst: config.sign_in_burst,
         trusted_proxies: Arc::new(config.trusted_proxy_addresses()?),
+        clock: http::Clock::System,
         channels: Arc::new(crate::delivery::Channels::new(
             config.smtp_url.as_deref(),
             &config.mail_from,

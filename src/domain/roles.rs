@@ -219,6 +219,8 @@ pub enum Action {
     Invite(Role),
     /// Create and revoke one's own API tokens.
     ManageOwnTokens,
+    /// Work a counter of the place's tenant: open, pause, call, serve, transfer.
+    OperateCounter,
 }
 
 /// Whether one grant allows `action` at `place`.
@@ -230,6 +232,7 @@ pub fn grant_permits(grant: &Grant, action: Action, place: &Place) -> bool {
     match action {
         Action::EnterStaffArea | Action::ManageOwnTokens => true,
         Action::EditService => matches!(grant.role, UppAdmin),
+        Action::OperateCounter => matches!(grant.role, Officer | UppAdmin),
         Action::EditMpp => matches!(grant.role, MppManager),
         Action::ViewAudit => matches!(
             grant.role,

@@ -6,6 +6,7 @@ pub mod api;
 pub mod errors;
 pub mod i18n;
 pub mod pages;
+pub mod queue;
 pub mod staff;
 
 use std::sync::Arc;
@@ -54,6 +55,28 @@ pub struct Settings {
     pub channels: Arc<crate::delivery::Channels>,
     /// Reverse proxies whose `X-Forwarded-For` is believed (see `Config::trusted_proxies`).
     pub trusted_proxies: Arc<Vec<std::net::IpAddr>>,
+    /// The time the queue pages work at: the system clock, or a fixed instant in tests (so a
+    /// test of the kiosk does not depend on the hour CI runs at).
+    pub clock: Clock,
+}
+
+/// Where "now" comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clock {
+    System,
+    /// A fixed instant plus the time elapsed since the server started.
+    StartingAt(chrono::DateTime<chrono::Utc>, std::time::Instant),
+}
+
+impl Clock {
+    pub fn now(self) -> chrono::DateTime<chrono::Utc> {
+        match self {
+            Clock::System => chrono::Utc::now(),
+            Clock::StartingAt(at, since) => {
+                at + chrono::Duration::from_std(since.elapsed()).unwrap_or_default()
+            }
+        }
+    }
 }
 
 impl Settings {
@@ -174,7 +197,7 @@ fn page_routes(
     proxies: &Arc<Vec<std::net::IpAddr>>,
 ) -> (Router<AppState>, Vec<RouteSpec>) {
     use crate::domain::roles::Action::{
-        EditMpp, EditService, EnterStaffArea, ManageOwnTokens, ViewAudit,
+        EditMpp, EditService, EnterStaffArea, ManageOwnTokens, OperateCounter, ViewAudit,
     };
     use Access::{Citizen, Development, Public, SecondFactor, Staff};
     let routes = Routes {
@@ -314,7 +337,38 @@ fn page_routes(
         &[("GET", Development)],
         get(account::dev_outbox),
     )
+    .add("/kiosk/{slug}", &[("GET", Public)], get(queue::kiosk))
+    .add(
+        "/kiosk/{slug}/tiket",
+        &[("POST", Public)],
+        post(queue::take_ticket),
+    )
+    .add("/antrean/{id}", &[("GET", Public)], get(queue::ticket))
+    .add(
+        "/antrean/{id}/batal",
+        &[("POST", Public)],
+        post(queue::cancel_ticket),
+    )
+    .add("/papan/{slug}", &[("GET", Public)], get(queue::board))
+    .add(
+        "/papan/{slug}/peristiwa",
+        &[("GET", Public)],
+        get(queue::board_feed),
+    )
+    .add(
+        "/staf/loket/{id}",
+        &[
+            ("GET", Staff(OperateCounter)),
+            ("POST", Staff(OperateCounter)),
+        ],
+        get(queue::console).post(queue::console_action),
+    )
     .add("/static/style.css", &[("GET", Public)], get(pages::style))
+    .add(
+        "/static/board.js",
+        &[("GET", Public)],
+        get(pages::board_script),
+    )
     .add("/openapi.json", &[("GET", Public)], get(openapi_document));
     (routes.router, routes.table)
 }

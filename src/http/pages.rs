@@ -23,7 +23,9 @@ use chrono::{Datelike, Utc};
 
 pub const STYLE_CSS: &str = include_str!("../../static/style.css");
 /// A hash of the stylesheet: its URL changes whenever it does, so it can be cached for a year.
-pub const ASSET_VERSION: u64 = fnv1a(STYLE_CSS.as_bytes());
+pub const BOARD_JS: &str = include_str!("../../static/board.js");
+/// Changes whenever a static file changes, so their addresses can be cached for a year.
+pub const ASSET_VERSION: u64 = fnv1a(STYLE_CSS.as_bytes()) ^ fnv1a(BOARD_JS.as_bytes());
 
 const fn fnv1a(bytes: &[u8]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -52,6 +54,23 @@ fn fee_text(t: &Texts, fee: Fee) -> String {
             format!("{} {from} ({})", t.fee_from, t.fee_varies.to_lowercase())
         }
     }
+}
+
+pub async fn board_script() -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/javascript; charset=utf-8"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=31536000, immutable"),
+            ),
+        ],
+        BOARD_JS,
+    )
+        .into_response()
 }
 
 pub async fn style() -> Response {

@@ -685,6 +685,23 @@ pub async fn home(
             }
             _ => {}
         }
+        if let (Role::Officer | Role::UppAdmin, Scope::Tenant { mpp, tenant }) = (&g.role, &g.scope)
+        {
+            let counters = crate::storage::queue::counters_of_mpp(&app.db, *mpp)
+                .await
+                .map_err(|e| PageError::internal(lang, "/staf", &e))?;
+            let consoles: Vec<(String, String)> = counters
+                .into_iter()
+                .filter(|c| c.tenant_id == *tenant)
+                .map(|c| {
+                    (
+                        format!("{} {}", lang.pick("Konsol", "Console"), c.name),
+                        format!("/staf/loket/{}", c.id),
+                    )
+                })
+                .collect();
+            links.splice(0..0, consoles);
+        }
         grants.push(GrantView {
             role: lang.pick(role_id, role_en).to_owned(),
             scope: scope_label(&catalog, &g.scope, lang),

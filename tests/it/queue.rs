@@ -328,3 +328,168 @@ async fn recall_creates_nothing_and_cancelled_tickets_are_never_called(engine: E
             .is_none()
     );
 }
+
+both_engines!(a_walk_in_is_called_at_the_console_and_the_board_hears_it);
+
+/// Tuesday 1 December 2026, 10:00 in Kota Batu (WIB): the MPP is open.
+pub(crate) fn open_hours_clock() -> mpp::http::Clock {
+    let at = chrono::DateTime::parse_from_rfc3339("2026-12-01T03:00:00Z")
+        .expect("time")
+        .with_timezone(&Utc);
+    mpp::http::Clock::StartingAt(at, std::time::Instant::now())
+}
+
+/// Kiosk → ticket page → the officer calls it → the board's feed and the ticket page show the
+/// counter → served and finished. The feed is read from a second node on the same database.
+async fn a_walk_in_is_called_at_the_console_and_the_board_hears_it(engine: Engine) {
+    use crate::accounts::Browser;
+    use crate::support::TestApp;
+    let settings = mpp::http::Settings {
+        clock: open_hours_clock(),
+        ..crate::support::test_settings()
+    };
+    let Some(app) = TestApp::demo_with(engine, settings.clone()).await else {
+        return;
+    };
+    // At night the kiosk gives no tickets (a second node with the real clock would, by day; this
+    // one is fixed at 22:00 WIB).
+    let night = chrono::DateTime::parse_from_rfc3339("2026-12-01T15:00:00Z")
+        .expect("time")
+        .with_timezone(&Utc);
+    let node2 = TestApp::on_with(
+        TempDb::shared(app.db().clone(), app.tmp.url.clone()),
+        false,
+        mpp::http::Settings {
+            clock: mpp::http::Clock::StartingAt(night, std::time::Instant::now()),
+            ..settings
+        },
+    )
+    .await;
+
+    let mut kiosk = Browser::new(&app);
+    let (status, page, _) = kiosk.get("/kiosk/among-warga-kota-batu").await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("Penerbitan KTP-el Baru"),
+        "the services are offered"
+    );
+    // The KTP-el service of Dispendukcapil: the service value just before its button.
+    let button = page.find(">Penerbitan KTP-el Baru<").expect("KTP-el");
+    let at = page[..button]
+        .rfind("name=\"service\" value=\"")
+        .expect("its value")
+        + "name=\"service\" value=\"".len();
+    let service = page[at..at + 36].to_owned();
+    let csrf = kiosk.csrf();
+    let (status, _, location) = kiosk
+        .post(
+            "/kiosk/among-warga-kota-batu/tiket",
+            &[("csrf", &csrf), ("service", &service)],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let ticket_page = location.expect("the ticket").replace("?cetak=1", "");
+    let (_, page, _) = kiosk.get(&ticket_page).await;
+    assert!(page.contains("A001"), "{page}");
+    assert!(page.contains("Anda berikutnya"), "{page}");
+    assert!(
+        page.contains("data:image/svg+xml;base64,"),
+        "a QR code to follow it"
+    );
+
+    // The night node refuses new tickets, with the reason.
+    let mut late = Browser::new(&node2);
+    late.get("/kiosk/among-warga-kota-batu").await;
+    let csrf2 = late.csrf();
+    let (status, page, _) = late
+        .post(
+            "/kiosk/among-warga-kota-batu/tiket",
+            &[("csrf", &csrf2), ("service", &service)],
+        )
+        .await;
+    assert_eq!(status, 409, "{page}");
+    assert!(page.contains("MPP sedang tutup"));
+
+    // The board's feed on node 2, from the beginning.
+    let feed = node2
+        .http
+        .get(node2.url("/papan/among-warga-kota-batu/peristiwa"))
+        .send()
+        .await
+        .expect("feed");
+    assert_eq!(feed.status(), 200);
+    assert!(
+        feed.headers()["content-type"]
+            .to_str()
+            .expect("type")
+            .starts_with("text/event-stream")
+    );
+
+    // The officer of Dispendukcapil calls next at loket 1.
+    let mut officer = crate::staff::staff_signed_in(&app, "petugas.dukcapil@demo.mpp.id").await;
+    let (_, home, _) = officer.get("/staf").await;
+    let at = home.find("/staf/loket/").expect("a console link");
+    let console = home[at..at + "/staf/loket/".len() + 36].to_owned();
+    let (status, page, _) = officer.get(&console).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("A001"), "the ticket waits: {page}");
+    let csrf = officer.csrf();
+    let (status, _, _) = officer
+        .post(&console, &[("csrf", &csrf), ("action", "next")])
+        .await;
+    assert_eq!(status, 303);
+
+    // The board hears the call, with its words.
+    let mut feed = feed;
+    let mut text = String::new();
+    for _ in 0..40 {
+        match tokio::time::timeout(std::time::Duration::from_millis(250), feed.chunk()).await {
+            Ok(Ok(Some(chunk))) => {
+                text.push_str(&String::from_utf8_lossy(&chunk));
+                if text.contains("A001") {
+                    break;
+                }
+            }
+            _ => continue,
+        }
+    }
+    assert!(text.contains("id: 1"), "{text}");
+    assert!(
+        text.contains("Nomor antrean A nol nol satu, silakan ke loket satu"),
+        "{text}"
+    );
+    let (_, page, _) = kiosk.get(&ticket_page).await;
+    assert!(
+        page.contains("Loket 1"),
+        "the ticket page shows the counter: {page}"
+    );
+
+    // Served and finished; the page says so and stops refreshing.
+    let (_, page, _) = officer.get(&console).await;
+    let at = page
+        .find("name=\"ticket\" value=\"")
+        .expect("current ticket")
+        + "name=\"ticket\" value=\"".len();
+    let ticket = page[at..at + 36].to_owned();
+    for action in ["start", "finish"] {
+        let (status, _, _) = officer
+            .post(
+                &console,
+                &[("csrf", &csrf), ("action", action), ("ticket", &ticket)],
+            )
+            .await;
+        assert_eq!(status, 303, "{action}");
+    }
+    let (_, page, _) = kiosk.get(&ticket_page).await;
+    assert!(page.contains("Selesai"), "{page}");
+    assert!(!page.contains("http-equiv=\"refresh\""));
+    // An officer of another UPP cannot work this counter.
+    let mut other = crate::staff::staff_signed_in(&app, "petugas.polres@demo.mpp.id").await;
+    let (status, _, _) = other.get(&console).await;
+    assert_eq!(status, 403);
+    // Each console action is audited.
+    assert_eq!(
+        crate::support::count_in(app.db(), "SELECT COUNT(*) FROM audit_log WHERE action IN ('ticket.call', 'ticket.start', 'ticket.finish')").await,
+        3
+    );
+}

@@ -1,0 +1,845 @@
+//! The queue's pages: the kiosk at the door (walk-in tickets), the citizen's ticket page, the
+//! officer's counter console, and the hall's display board with its live feed (Server-Sent
+//! Events). The rules live in `domain::queue`; the writes in `storage::queue`.
+
+use std::convert::Infallible;
+use std::time::Duration as StdDuration;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Form;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::AppState;
+use super::account::{CsrfForm, checked_form, csrf, render};
+use super::errors::PageError;
+use super::i18n::{Lang, Texts};
+use super::staff::{Staff, current_staff};
+use crate::catalog::{Catalog, Mpp};
+use crate::domain::opening::{OpenState, state_at, time_zone};
+use crate::domain::queue::{Candidate, TicketAction, TicketState, call_order, due_time};
+use crate::domain::roles::Action;
+use crate::storage::queue::{self as store, NewTicket, QueueError, TicketRow, Transfer};
+
+/// New tickets stop this long before closing (the daily cut-off); waiting ones stay.
+const CUT_OFF_MINUTES: i64 = 30;
+
+/// The MPP's local date of an instant.
+fn local_day(mpp: &Mpp, at: DateTime<Utc>) -> String {
+    at.with_timezone(&time_zone(&mpp.province_code))
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+/// Whether a tenant takes new tickets at `now`, or why not (Indonesian, English).
+fn taking_tickets(
+    catalog: &Catalog,
+    mpp: &Mpp,
+    observes_cuti_bersama: bool,
+    now: DateTime<Utc>,
+) -> Result<(), (&'static str, &'static str)> {
+    let local = now
+        .with_timezone(&time_zone(&mpp.province_code))
+        .naive_local();
+    let calendar = catalog.calendar(mpp, local.date(), observes_cuti_bersama);
+    match state_at(&mpp.hours, &calendar, local) {
+        OpenState::Open { closes }
+            if local.time() + Duration::minutes(CUT_OFF_MINUTES) < closes =>
+        {
+            Ok(())
+        }
+        OpenState::Open { .. } => Err((
+            "Pengambilan nomor antrean hari ini sudah ditutup (30 menit sebelum layanan tutup). Yang sudah mengantre tetap dilayani.",
+            "Tickets for today have closed (30 minutes before closing). Everyone already waiting will be served.",
+        )),
+        OpenState::Closed { .. } => Err((
+            "MPP sedang tutup; nomor antrean tidak dapat diambil sekarang.",
+            "The MPP is closed; no tickets can be taken now.",
+        )),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kiosk
+
+struct KioskService {
+    id: Uuid,
+    name: String,
+}
+
+struct KioskTenant {
+    name: String,
+    services: Vec<KioskService>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "kiosk.html")]
+struct KioskPage<'a> {
+    t: &'static Texts,
+    lang: Lang,
+    here: String,
+    csrf: &'a str,
+    mpp_name: String,
+    mpp_slug: String,
+    closed: Option<&'static str>,
+    tenants: Vec<KioskTenant>,
+}
+
+pub async fn kiosk(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+) -> Result<Response, PageError> {
+    let catalog = app.catalog.get();
+    let here = format!("/kiosk/{slug}");
+    let mpp = catalog
+        .mpp(&slug)
+        .ok_or_else(|| PageError::not_found(lang, &here))?;
+    let now = app.settings.clock.now();
+    let closed = taking_tickets(&catalog, mpp, true, now)
+        .err()
+        .map(|(id, en)| lang.pick(id, en));
+    let counters = store::counters_of_mpp(&app.db, mpp.id)
+        .await
+        .map_err(|e| PageError::internal(lang, &here, &e))?;
+    // Only UPPs with a counter take tickets here.
+    let tenants = mpp
+        .tenants
+        .iter()
+        .map(|&t| &catalog.tenants[t])
+        .filter(|t| counters.iter().any(|c| c.tenant_id == t.id))
+        .map(|t| KioskTenant {
+            name: t.name.clone(),
+            services: t
+                .services
+                .iter()
+                .map(|&s| KioskService {
+                    id: catalog.services[s].id,
+                    name: catalog.services[s].name.clone(),
+                })
+                .collect(),
+        })
+        .collect();
+    let (token, fresh) = csrf(&headers)?;
+    let page = KioskPage {
+        t: lang.texts(),
+        lang,
+        here,
+        csrf: &token,
+        mpp_name: mpp.name.clone(),
+        mpp_slug: mpp.slug.clone(),
+        closed,
+        tenants,
+    };
+    Ok(render(
+        page,
+        StatusCode::OK,
+        fresh.then_some((&app, token.as_str())),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct KioskForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    service: String,
+    #[serde(default)]
+    priority: Option<String>,
+}
+
+impl CsrfForm for KioskForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+pub async fn take_ticket(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    form: Result<Form<KioskForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let here = format!("/kiosk/{slug}");
+    let form = checked_form(form, &headers, lang, &here)?;
+    let catalog = app.catalog.get();
+    let mpp = catalog
+        .mpp(&slug)
+        .ok_or_else(|| PageError::not_found(lang, &here))?;
+    let service = Uuid::parse_str(&form.service)
+        .ok()
+        .and_then(|id| catalog.service(id))
+        .filter(|s| {
+            s.mpp
+                == catalog
+                    .mpps
+                    .iter()
+                    .position(|m| m.id == mpp.id)
+                    .unwrap_or(usize::MAX)
+        })
+        .ok_or_else(|| {
+            PageError::bad_request(
+                lang,
+                &here,
+                "Pilih layanan dari daftar.",
+                "Choose a service from the list.",
+            )
+        })?;
+    let tenant = &catalog.tenants[service.tenant];
+    let now = app.settings.clock.now();
+    if let Err((id, en)) = taking_tickets(&catalog, mpp, tenant.observes_cuti_bersama, now) {
+        return Err(PageError::status(lang, StatusCode::CONFLICT, id, en));
+    }
+    let ticket = store::issue_ticket(
+        &app.db,
+        NewTicket {
+            mpp_id: mpp.id,
+            tenant_id: tenant.id,
+            service_id: service.id,
+            day: local_day(mpp, now),
+            priority: form.priority.is_some(),
+            kind: "walk_in",
+            due_at: due_time(now, None),
+        },
+        now,
+    )
+    .await
+    .map_err(|e| PageError::internal(lang, &here, &e))?;
+    Ok(Redirect::to(&format!("/antrean/{}?cetak=1", ticket.id)).into_response())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The citizen's ticket page
+
+#[derive(Template, WebTemplate)]
+#[template(path = "ticket.html")]
+struct TicketPage<'a> {
+    t: &'static Texts,
+    lang: Lang,
+    here: String,
+    csrf: &'a str,
+    id: Uuid,
+    code: String,
+    service: String,
+    tenant: String,
+    mpp: String,
+    state: String,
+    /// People to be called before this ticket (while waiting).
+    ahead: Option<usize>,
+    /// Estimated minutes until the call.
+    wait_minutes: Option<i64>,
+    counter: Option<String>,
+    live: bool,
+    print: bool,
+    qr: String,
+    issued: String,
+    cancellable: bool,
+}
+
+fn state_words(state: TicketState, lang: Lang) -> &'static str {
+    match state {
+        TicketState::Waiting => lang.pick("Menunggu dipanggil", "Waiting to be called"),
+        TicketState::Called => lang.pick(
+            "Dipanggil — silakan ke loket",
+            "Called — please go to the counter",
+        ),
+        TicketState::Serving => lang.pick("Sedang dilayani", "Being served"),
+        TicketState::Done => lang.pick("Selesai", "Done"),
+        TicketState::NoShow => lang.pick("Tidak hadir saat dipanggil", "Not present when called"),
+        TicketState::Cancelled => lang.pick("Dibatalkan", "Cancelled"),
+    }
+}
+
+fn parse_time(raw: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default()
+}
+
+fn candidate(t: &TicketRow) -> Candidate {
+    Candidate {
+        due_at: parse_time(&t.due_at),
+        priority: t.priority,
+        number: t.number,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct TicketQuery {
+    cetak: Option<String>,
+}
+
+pub async fn ticket(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    query: Result<axum::extract::Query<TicketQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, PageError> {
+    let here = format!("/antrean/{id}");
+    let id = Uuid::parse_str(&id).map_err(|_| PageError::not_found(lang, &here))?;
+    let ticket = store::ticket(&app.db, id)
+        .await
+        .map_err(|e| PageError::internal(lang, &here, &e))?
+        .ok_or_else(|| PageError::not_found(lang, &here))?;
+    let catalog = app.catalog.get();
+    let service = catalog.service(ticket.service_id);
+    let mpp = catalog.mpp_by_id(ticket.mpp_id);
+    let state = TicketState::parse(&ticket.state).unwrap_or(TicketState::Waiting);
+    let now = app.settings.clock.now();
+    let (ahead, wait_minutes) = if state == TicketState::Waiting {
+        let waiting = store::waiting(&app.db, ticket.tenant_id, &ticket.day)
+            .await
+            .map_err(|e| PageError::internal(lang, &here, &e))?;
+        let mine = call_order(&candidate(&ticket), now);
+        let ahead = waiting
+            .iter()
+            .filter(|t| t.id != ticket.id && call_order(&candidate(t), now) < mine)
+            .count();
+        let times = store::recent_service_seconds(&app.db, ticket.tenant_id, 20)
+            .await
+            .map_err(|e| PageError::internal(lang, &here, &e))?;
+        let counters = store::open_counters(&app.db, ticket.tenant_id)
+            .await
+            .map_err(|e| PageError::internal(lang, &here, &e))?
+            .max(1);
+        // From recent service times when there are some; otherwise no estimate is shown.
+        let estimate = (!times.is_empty()).then(|| {
+            let mean = times.iter().sum::<i64>() / times.len() as i64;
+            (mean * (ahead as i64 + 1) / counters + 59) / 60
+        });
+        (Some(ahead), estimate)
+    } else {
+        (None, None)
+    };
+    let counter = match ticket.counter_id {
+        Some(c) if matches!(state, TicketState::Called | TicketState::Serving) => {
+            store::counter(&app.db, c)
+                .await
+                .map_err(|e| PageError::internal(lang, &here, &e))?
+                .map(|c| c.name)
+        }
+        _ => None,
+    };
+    let (token, fresh) = csrf(&headers)?;
+    let url = format!("{}/antrean/{}", app.settings.public_url, ticket.id);
+    let page = TicketPage {
+        t: lang.texts(),
+        lang,
+        here: here.clone(),
+        csrf: &token,
+        id: ticket.id,
+        code: ticket.code.clone(),
+        service: service.map(|s| s.name.clone()).unwrap_or_default(),
+        tenant: service
+            .map(|s| catalog.tenants[s.tenant].name.clone())
+            .unwrap_or_default(),
+        mpp: mpp.map(|m| m.name.clone()).unwrap_or_default(),
+        state: state_words(state, lang).to_owned(),
+        ahead,
+        wait_minutes,
+        counter,
+        live: !state.is_final(),
+        print: query.ok().is_some_and(|q| q.cetak.is_some()),
+        qr: crate::credentials::qr_svg_data_url(&url).unwrap_or_default(),
+        issued: mpp
+            .map(|m| {
+                parse_time(&ticket.issued_at)
+                    .with_timezone(&time_zone(&m.province_code))
+                    .format("%d-%m-%Y %H:%M")
+                    .to_string()
+            })
+            .unwrap_or_default(),
+        cancellable: state == TicketState::Waiting,
+    };
+    Ok(render(
+        page,
+        StatusCode::OK,
+        fresh.then_some((&app, token.as_str())),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct PlainForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+impl CsrfForm for PlainForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// The holder of a ticket cancels it (the ticket's address is its proof).
+pub async fn cancel_ticket(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    form: Result<Form<PlainForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let here = format!("/antrean/{id}");
+    checked_form(form, &headers, lang, &here)?;
+    let id = Uuid::parse_str(&id).map_err(|_| PageError::not_found(lang, &here))?;
+    match store::act(
+        &app.db,
+        id,
+        TicketAction::Cancel,
+        None,
+        None,
+        "citizen",
+        "queue",
+        app.settings.clock.now(),
+    )
+    .await
+    {
+        Ok(_) => Ok(Redirect::to(&here).into_response()),
+        Err(QueueError::NoTicket) => Err(PageError::not_found(lang, &here)),
+        Err(QueueError::Illegal(e)) => {
+            let (id, en) = e.message();
+            Err(PageError::status(lang, StatusCode::CONFLICT, &id, &en))
+        }
+        Err(e) => Err(PageError::internal(lang, &here, &e)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Counter console
+
+struct WaitingView {
+    code: String,
+    service: String,
+    priority: bool,
+}
+
+struct CurrentView {
+    id: Uuid,
+    code: String,
+    service: String,
+    state: String,
+    serving: bool,
+    recalls: i32,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "console.html")]
+struct ConsolePage<'a> {
+    t: &'static Texts,
+    lang: Lang,
+    here: String,
+    csrf: &'a str,
+    counter_id: Uuid,
+    counter_name: String,
+    tenant: String,
+    state: String,
+    current: Option<CurrentView>,
+    waiting: Vec<WaitingView>,
+    waiting_total: usize,
+    others: Vec<(Uuid, String)>,
+    notice: Option<String>,
+}
+
+/// The counter, if this staff member may work it.
+async fn console_counter(
+    app: &AppState,
+    staff: &Staff,
+    lang: Lang,
+    id: &str,
+) -> Result<store::CounterRow, PageError> {
+    let here = format!("/staf/loket/{id}");
+    let id = Uuid::parse_str(id).map_err(|_| PageError::not_found(lang, &here))?;
+    let counter = store::counter(&app.db, id)
+        .await
+        .map_err(|e| PageError::internal(lang, &here, &e))?
+        .ok_or_else(|| PageError::not_found(lang, &here))?;
+    let catalog = app.catalog.get();
+    let place = match (
+        catalog.mpp_by_id(counter.mpp_id),
+        catalog.tenant_by_id(counter.tenant_id),
+    ) {
+        (Some(m), Some(t)) => catalog.place(m, Some(t)),
+        _ => return Err(PageError::not_found(lang, &here)),
+    };
+    if !staff.may(Action::OperateCounter, &place) {
+        return Err(PageError::status(
+            lang,
+            StatusCode::FORBIDDEN,
+            "Anda tidak berwenang di loket ini.",
+            "You may not work this counter.",
+        ));
+    }
+    Ok(counter)
+}
+
+async fn console_page(
+    app: &AppState,
+    lang: Lang,
+    headers: &HeaderMap,
+    counter: &store::CounterRow,
+    notice: Option<String>,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let here = format!("/staf/loket/{}", counter.id);
+    let catalog = app.catalog.get();
+    let internal = |e: &dyn std::error::Error| PageError::internal(lang, &here, e);
+    let mpp = catalog
+        .mpp_by_id(counter.mpp_id)
+        .ok_or_else(|| PageError::not_found(lang, &here))?;
+    let now = app.settings.clock.now();
+    let service_name = |id: Uuid| {
+        catalog
+            .service(id)
+            .map(|s| s.name.clone())
+            .unwrap_or_default()
+    };
+    let current = store::at_counter(&app.db, counter.id)
+        .await
+        .map_err(|e| internal(&e))?
+        .into_iter()
+        .next()
+        .map(|t| CurrentView {
+            id: t.id,
+            service: service_name(t.service_id),
+            serving: t.state == "serving",
+            state: state_words(
+                TicketState::parse(&t.state).unwrap_or(TicketState::Called),
+                lang,
+            )
+            .to_owned(),
+            code: t.code,
+            recalls: t.recalls,
+        });
+    let services = store::counter_services(&app.db, counter.id)
+        .await
+        .map_err(|e| internal(&e))?;
+    let mut waiting: Vec<TicketRow> =
+        store::waiting(&app.db, counter.tenant_id, &local_day(mpp, now))
+            .await
+            .map_err(|e| internal(&e))?
+            .into_iter()
+            .filter(|t| {
+                t.counter_id == Some(counter.id)
+                    || (t.counter_id.is_none() && services.contains(&t.service_id))
+            })
+            .collect();
+    waiting.sort_by_key(|t| call_order(&candidate(t), now));
+    let others = store::counters_of_mpp(&app.db, counter.mpp_id)
+        .await
+        .map_err(|e| internal(&e))?
+        .into_iter()
+        .filter(|c| c.id != counter.id)
+        .map(|c| {
+            let tenant = catalog
+                .tenant_by_id(c.tenant_id)
+                .map(|t| t.name.clone())
+                .unwrap_or_default();
+            (c.id, format!("{} — {tenant}", c.name))
+        })
+        .collect();
+    let (token, fresh) = csrf(headers)?;
+    let page = ConsolePage {
+        t: lang.texts(),
+        lang,
+        here,
+        csrf: &token,
+        counter_id: counter.id,
+        counter_name: counter.name.clone(),
+        tenant: catalog
+            .tenant_by_id(counter.tenant_id)
+            .map(|t| t.name.clone())
+            .unwrap_or_default(),
+        state: counter.state.clone(),
+        current,
+        waiting_total: waiting.len(),
+        waiting: waiting
+            .iter()
+            .take(8)
+            .map(|t| WaitingView {
+                code: t.code.clone(),
+                service: service_name(t.service_id),
+                priority: t.priority,
+            })
+            .collect(),
+        others,
+        notice,
+    };
+    Ok(render(page, status, fresh.then_some((app, token.as_str()))))
+}
+
+pub async fn console(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let staff = match current_staff(&app, &headers, lang).await? {
+        Ok(staff) => staff,
+        Err(response) => return Ok(response),
+    };
+    let counter = console_counter(&app, &staff, lang, &id).await?;
+    console_page(&app, lang, &headers, &counter, None, StatusCode::OK).await
+}
+
+#[derive(Deserialize)]
+pub struct ConsoleForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    ticket: Option<String>,
+    #[serde(default)]
+    to_counter: Option<String>,
+}
+
+impl CsrfForm for ConsoleForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// One click of the console: open, pause, close, call next, or an action on the current ticket.
+pub async fn console_action(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    form: Result<Form<ConsoleForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let here = format!("/staf/loket/{id}");
+    let form = checked_form(form, &headers, lang, &here)?;
+    let staff = match current_staff(&app, &headers, lang).await? {
+        Ok(staff) => staff,
+        Err(response) => return Ok(response),
+    };
+    let counter = console_counter(&app, &staff, lang, &id).await?;
+    let catalog = app.catalog.get();
+    let scope = match (
+        catalog.mpp_by_id(counter.mpp_id),
+        catalog.tenant_by_id(counter.tenant_id),
+    ) {
+        (Some(m), Some(t)) => catalog.place(m, Some(t)).audit_path(),
+        _ => "/".into(),
+    };
+    let actor = staff.actor();
+    let now = app.settings.clock.now();
+    let refusal = |id: &str, en: &str| Some(lang.pick(id, en).to_owned());
+    let notice = match form.action.as_str() {
+        "open" | "paused" | "closed" => {
+            store::set_counter_state(&app.db, counter.id, &form.action, &actor, &scope)
+                .await
+                .map_err(|e| PageError::internal(lang, &here, &e))?;
+            None
+        }
+        "next" => match store::call_next(&app.db, counter.id, &actor, &scope, now).await {
+            Ok(Some(_)) => None,
+            Ok(None) => refusal("Tidak ada yang menunggu.", "Nobody is waiting."),
+            Err(QueueError::CounterNotOpen) => {
+                refusal("Buka loket dulu.", "Open the counter first.")
+            }
+            Err(QueueError::CounterBusy) => refusal(
+                "Selesaikan, alihkan, atau tandai tidak hadir tiket yang sedang dipanggil dulu.",
+                "Finish, transfer or mark as not present the ticket being called first.",
+            ),
+            Err(e) => return Err(PageError::internal(lang, &here, &e)),
+        },
+        other => {
+            let action = TicketAction::parse(other)
+                .filter(|a| !matches!(a, TicketAction::Call | TicketAction::Cancel))
+                .ok_or_else(|| {
+                    PageError::bad_request(
+                        lang,
+                        &here,
+                        "Tindakan tidak dikenal.",
+                        "Unknown action.",
+                    )
+                })?;
+            let ticket = form
+                .ticket
+                .as_deref()
+                .and_then(|t| Uuid::parse_str(t).ok())
+                .ok_or_else(|| {
+                    PageError::bad_request(lang, &here, "Tiket tidak dikenal.", "Unknown ticket.")
+                })?;
+            let transfer = form
+                .to_counter
+                .as_deref()
+                .and_then(|c| Uuid::parse_str(c).ok())
+                .map(|to_counter| Transfer { to_counter });
+            match store::act(
+                &app.db,
+                ticket,
+                action,
+                Some(counter.id),
+                transfer,
+                &actor,
+                &scope,
+                now,
+            )
+            .await
+            {
+                Ok(_) => None,
+                Err(QueueError::Illegal(e)) => {
+                    Some(lang.pick(&e.message().0, &e.message().1).to_owned())
+                }
+                Err(QueueError::NoTicket) => refusal(
+                    "Tiket ini bukan di loket Anda.",
+                    "This ticket is not at your counter.",
+                ),
+                Err(QueueError::NoCounter) => {
+                    refusal("Pilih loket tujuan.", "Choose the counter to send it to.")
+                }
+                Err(e) => return Err(PageError::internal(lang, &here, &e)),
+            }
+        }
+    };
+    match notice {
+        None => Ok(Redirect::to(&here).into_response()),
+        Some(notice) => {
+            let counter = store::counter(&app.db, counter.id)
+                .await
+                .map_err(|e| PageError::internal(lang, &here, &e))?
+                .unwrap_or(counter);
+            console_page(
+                &app,
+                lang,
+                &headers,
+                &counter,
+                Some(notice),
+                StatusCode::CONFLICT,
+            )
+            .await
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Display board
+
+struct BoardCall {
+    code: String,
+    counter: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "board.html")]
+struct BoardPage {
+    t: &'static Texts,
+    lang: Lang,
+    here: String,
+    mpp_name: String,
+    mpp_slug: String,
+    /// The last event shown: the live feed continues after it.
+    last_seq: i64,
+    calls: Vec<BoardCall>,
+}
+
+pub async fn board(
+    State(app): State<AppState>,
+    lang: Lang,
+    Path(slug): Path<String>,
+) -> Result<Response, PageError> {
+    let catalog = app.catalog.get();
+    let here = format!("/papan/{slug}");
+    let mpp = catalog
+        .mpp(&slug)
+        .ok_or_else(|| PageError::not_found(lang, &here))?;
+    let events = store::latest_events(&app.db, mpp.id, 12)
+        .await
+        .map_err(|e| PageError::internal(lang, &here, &e))?;
+    let page = BoardPage {
+        t: lang.texts(),
+        lang,
+        here,
+        mpp_name: mpp.name.clone(),
+        mpp_slug: mpp.slug.clone(),
+        last_seq: events.first().map_or(0, |e| e.seq),
+        calls: events
+            .iter()
+            .map(|e| BoardCall {
+                code: e.code.clone(),
+                counter: e
+                    .counter_number
+                    .map(|n| format!("Loket {n}"))
+                    .unwrap_or_default(),
+            })
+            .collect(),
+    };
+    Ok(render(page, StatusCode::OK, None))
+}
+
+#[derive(Deserialize)]
+pub struct FeedQuery {
+    setelah: Option<i64>,
+}
+
+/// The board's live feed: every call and recall after `Last-Event-ID` (or `?setelah=`), each
+/// with its number as the event id, so a reconnecting board resumes without repeating one. The
+/// feed reads the database, so a call made through any node reaches a board on any node.
+pub async fn board_feed(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    query: Result<axum::extract::Query<FeedQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, PageError> {
+    let catalog = app.catalog.get();
+    let mpp = catalog
+        .mpp(&slug)
+        .ok_or_else(|| PageError::not_found(lang, &format!("/papan/{slug}")))?
+        .id;
+    let from_header = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i64>().ok());
+    let after = from_header
+        .or(query.ok().and_then(|q| q.setelah))
+        .unwrap_or(0)
+        .max(0);
+    let stream = events_stream(app.db.clone(), mpp, after);
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(StdDuration::from_secs(15)))
+        .into_response())
+}
+
+fn events_stream(
+    db: crate::storage::Db,
+    mpp: Uuid,
+    after: i64,
+) -> impl futures_util::Stream<Item = Result<Event, Infallible>> {
+    futures_util::stream::unfold(
+        (db, after, std::collections::VecDeque::new()),
+        move |(db, mut last, mut pending)| async move {
+            loop {
+                if let Some(e) = pending.pop_front() {
+                    let e: store::BoardEvent = e;
+                    last = e.seq;
+                    let event = Event::default()
+                        .id(e.seq.to_string())
+                        .event("call")
+                        .json_data(&e)
+                        .unwrap_or_else(|_| Event::default().comment("unserializable"));
+                    return Some((Ok(event), (db, last, pending)));
+                }
+                match store::events_after(&db, mpp, last, 50).await {
+                    Ok(events) if !events.is_empty() => pending.extend(events),
+                    Ok(_) => tokio::time::sleep(StdDuration::from_millis(500)).await,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "board feed cannot read events");
+                        tokio::time::sleep(StdDuration::from_secs(2)).await;
+                    }
+                }
+            }
+        },
+    )
+}
