@@ -4,6 +4,7 @@
 //! network; everything here is tested on its own in milliseconds.
 
 pub mod audit;
+pub mod booking;
 pub mod calendar;
 pub mod catalog;
 pub mod identifier;

@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod bookings;
 pub mod catalog;
 pub mod holidays;
 pub mod queue;

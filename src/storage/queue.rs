@@ -223,7 +223,18 @@ pub async fn issue_ticket(
     now: DateTime<Utc>,
 ) -> Result<TicketRow, StorageError> {
     let mut tx = db.begin().await?;
-    let number: i32 = on_tx!(&mut tx, conn => {
+    let row = issue_ticket_in(&mut tx, new, now).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// [`issue_ticket`] inside a caller's transaction (a booking's check-in).
+pub async fn issue_ticket_in(
+    tx: &mut Tx,
+    new: NewTicket,
+    now: DateTime<Utc>,
+) -> Result<TicketRow, StorageError> {
+    let number: i32 = on_tx!(&mut *tx, conn => {
         sqlx::query_scalar(
             "INSERT INTO ticket_sequences (tenant_id, day, last_number) VALUES ($1, $2, 1) \
              ON CONFLICT (tenant_id, day) DO UPDATE SET last_number = ticket_sequences.last_number + 1 \
@@ -231,10 +242,10 @@ pub async fn issue_ticket(
         )
         .bind(new.tenant_id).bind(&new.day).fetch_one(conn).await
     })?;
-    let prefix = tenant_prefix(&mut tx, new.mpp_id, new.tenant_id).await?;
+    let prefix = tenant_prefix(tx, new.mpp_id, new.tenant_id).await?;
     let id = Uuid::now_v7();
     let code = ticket_code(&prefix, number);
-    let row: TicketRow = on_tx!(&mut tx, conn => {
+    let row: TicketRow = on_tx!(&mut *tx, conn => {
         sqlx::query_as(concat!(
             "INSERT INTO tickets (id, mpp_id, tenant_id, service_id, day, number, code, kind, priority, state, due_at, issued_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'waiting', $10, $11) RETURNING ", ticket_columns!()))
@@ -242,7 +253,6 @@ pub async fn issue_ticket(
         .bind(&code).bind(new.kind).bind(new.priority).bind(timestamp(new.due_at)).bind(timestamp(now))
         .fetch_one(conn).await
     })?;
-    tx.commit().await?;
     Ok(row)
 }
 

@@ -493,3 +493,197 @@ async fn a_walk_in_is_called_at_the_console_and_the_board_hears_it(engine: Engin
         3
     );
 }
+
+both_engines!(
+    no_slot_is_ever_booked_beyond_its_quota,
+    bookings_are_idempotent_one_per_day_and_check_in_once,
+);
+
+/// `n` citizens' accounts, made directly.
+async fn citizens(db: &Db, n: usize) -> Vec<Uuid> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let id = Uuid::now_v7();
+        let hash = format!("hash-{id}-{i}");
+        let sql = "INSERT INTO accounts (id, kind, identifier_kind, identifier_hash, identifier_sealed, created_at) \
+                   VALUES ($1, 'citizen', 'email', $2, $3, '2026-11-29T00:00:00Z')";
+        match db {
+            Db::Sqlite(pool) => sqlx::query(sql)
+                .bind(id)
+                .bind(hash.as_bytes())
+                .bind(b"x".as_slice())
+                .execute(pool)
+                .await
+                .map(|_| ()),
+            Db::Postgres(pool) => sqlx::query(sql)
+                .bind(id)
+                .bind(hash.as_bytes())
+                .bind(b"x".as_slice())
+                .execute(pool)
+                .await
+                .map(|_| ()),
+        }
+        .expect("account");
+        ids.push(id);
+    }
+    ids
+}
+
+async fn one_slot(db: &Db, service: Uuid, quota: i32) -> Uuid {
+    use mpp::storage::bookings::{self, NewSlot};
+    let starts = chrono::DateTime::parse_from_rfc3339("2026-12-01T02:00:00Z")
+        .expect("t")
+        .with_timezone(&Utc);
+    bookings::ensure_slots(
+        db,
+        service,
+        quota,
+        &[NewSlot {
+            day: "2026-12-01".into(),
+            starts_at: starts,
+            ends_at: starts + chrono::Duration::minutes(30),
+        }],
+    )
+    .await
+    .expect("slot");
+    bookings::slots(db, service, "2026-12-01")
+        .await
+        .expect("slots")[0]
+        .id
+}
+
+async fn no_slot_is_ever_booked_beyond_its_quota(engine: Engine) {
+    use mpp::storage::bookings::{self, BookError, NewBooking};
+    let Some(tmp) = TempDb::new(engine).await else {
+        return;
+    };
+    let place = demo(&tmp).await;
+    let slot = one_slot(&tmp.db, place.services[0], 10).await;
+    let people = citizens(&tmp.db, 60).await;
+    let barrier = Arc::new(Barrier::new(people.len()));
+    let mut tasks = Vec::new();
+    for (i, person) in people.into_iter().enumerate() {
+        let (db, barrier) = (tmp.db.clone(), barrier.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            let code = format!("C{i:07}");
+            bookings::book(
+                &db,
+                NewBooking {
+                    slot_id: slot,
+                    account_id: person,
+                    code: &code,
+                    idempotency_key: "k",
+                },
+                Utc::now(),
+            )
+            .await
+        }));
+    }
+    let (mut ok, mut full) = (0, 0);
+    for t in tasks {
+        match t.await.expect("task") {
+            Ok(_) => ok += 1,
+            Err(BookError::Full) => full += 1,
+            Err(e) => panic!("unexpected: {e}"),
+        }
+    }
+    assert_eq!((ok, full), (10, 50));
+    let s = bookings::slot(&tmp.db, slot)
+        .await
+        .expect("slot")
+        .expect("exists");
+    assert_eq!(s.booked, 10);
+    assert_eq!(
+        crate::support::count_in(&tmp.db, "SELECT COUNT(*) FROM bookings").await,
+        10
+    );
+}
+
+async fn bookings_are_idempotent_one_per_day_and_check_in_once(engine: Engine) {
+    use mpp::storage::bookings::{self, BookError, NewBooking};
+    let Some(tmp) = TempDb::new(engine).await else {
+        return;
+    };
+    let place = Arc::new(demo(&tmp).await);
+    let slot = one_slot(&tmp.db, place.services[0], 5).await;
+    let person = citizens(&tmp.db, 1).await[0];
+    let first = bookings::book(
+        &tmp.db,
+        NewBooking {
+            slot_id: slot,
+            account_id: person,
+            code: "ABCD2345",
+            idempotency_key: "form-1",
+        },
+        Utc::now(),
+    )
+    .await
+    .expect("booked");
+    let retried = bookings::book(
+        &tmp.db,
+        NewBooking {
+            slot_id: slot,
+            account_id: person,
+            code: "ZZZZ9999",
+            idempotency_key: "form-1",
+        },
+        Utc::now(),
+    )
+    .await
+    .expect("the same booking");
+    assert_eq!(first.id, retried.id);
+    assert!(matches!(
+        bookings::book(&tmp.db, NewBooking { slot_id: slot, account_id: person, code: "YYYY8888", idempotency_key: "form-2" }, Utc::now()).await,
+        Err(BookError::AlreadyBooked(id)) if id == first.id
+    ));
+    assert_eq!(
+        bookings::slot(&tmp.db, slot)
+            .await
+            .expect("s")
+            .expect("s")
+            .booked,
+        1,
+        "refusals left the count alone"
+    );
+
+    // Two kiosks scan the same code at once: one ticket.
+    let barrier = Arc::new(Barrier::new(2));
+    let mut tasks = Vec::new();
+    for _ in 0..2 {
+        let (db, barrier, place) = (tmp.db.clone(), barrier.clone(), place.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            bookings::check_in(
+                &db,
+                "ABCD2345",
+                "2026-12-01",
+                |b, _| NewTicket {
+                    mpp_id: place.mpp,
+                    tenant_id: place.tenant,
+                    service_id: b.service_id,
+                    day: "2026-12-01".into(),
+                    priority: false,
+                    kind: "booking",
+                    due_at: Utc::now(),
+                },
+                Utc::now(),
+            )
+            .await
+            .expect("checked in")
+        }));
+    }
+    let a = tasks.remove(0).await.expect("task");
+    let b = tasks.remove(0).await.expect("task");
+    assert_eq!(a.id, b.id, "one ticket");
+    assert_eq!(
+        crate::support::count_in(&tmp.db, "SELECT COUNT(*) FROM tickets").await,
+        1
+    );
+    // Cancelling is no longer possible once checked in.
+    assert!(
+        !bookings::cancel(&tmp.db, first.id, person)
+            .await
+            .expect("cancel")
+    );
+}

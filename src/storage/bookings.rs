@@ -1,0 +1,301 @@
+//! Storage of online bookings: rules per service, slots with quotas, bookings, check-in.
+//!
+//! The quota is kept by one conditional statement (`booked = booked + 1 … WHERE booked <
+//! quota`): on either engine no slot is ever booked beyond its quota, however many requests
+//! arrive together. One active booking per citizen, service and day is a partial unique index;
+//! a retried request with the same idempotency key returns the booking it already made.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::accounts::timestamp;
+use super::queue::{NewTicket, TicketRow, issue_ticket_in};
+use super::{Db, StorageError, on_pool, on_tx};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BookingRule {
+    pub service_id: Uuid,
+    pub slot_minutes: i32,
+    pub quota_per_slot: i32,
+    pub days_ahead: i32,
+    pub release_time: String,
+    pub cancel_cutoff_minutes: i32,
+}
+
+pub async fn rule(db: &Db, service_id: Uuid) -> Result<Option<BookingRule>, StorageError> {
+    Ok(on_pool!(db, pool => {
+        sqlx::query_as(
+            "SELECT service_id, slot_minutes, quota_per_slot, days_ahead, release_time, cancel_cutoff_minutes \
+             FROM booking_rules WHERE service_id = $1",
+        )
+        .bind(service_id).fetch_optional(pool).await
+    })?)
+}
+
+pub async fn set_rule(db: &Db, rule: &BookingRule) -> Result<(), StorageError> {
+    on_pool!(db, pool => {
+        sqlx::query(
+            "INSERT INTO booking_rules (service_id, slot_minutes, quota_per_slot, days_ahead, release_time, cancel_cutoff_minutes, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (service_id) DO UPDATE SET slot_minutes = excluded.slot_minutes, \
+             quota_per_slot = excluded.quota_per_slot, days_ahead = excluded.days_ahead, release_time = excluded.release_time, \
+             cancel_cutoff_minutes = excluded.cancel_cutoff_minutes, updated_at = excluded.updated_at",
+        )
+        .bind(rule.service_id).bind(rule.slot_minutes).bind(rule.quota_per_slot).bind(rule.days_ahead)
+        .bind(&rule.release_time).bind(rule.cancel_cutoff_minutes).bind(timestamp(Utc::now()))
+        .execute(pool).await.map(|_| ())
+    })?;
+    Ok(())
+}
+
+/// A slot to make (if it does not exist yet).
+pub struct NewSlot {
+    pub day: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+}
+
+/// Makes the slots that do not exist yet; existing ones (and their bookings) are untouched.
+pub async fn ensure_slots(
+    db: &Db,
+    service_id: Uuid,
+    quota: i32,
+    slots: &[NewSlot],
+) -> Result<(), StorageError> {
+    let mut tx = db.begin().await?;
+    for s in slots {
+        on_tx!(&mut tx, conn => {
+            sqlx::query(
+                "INSERT INTO booking_slots (id, service_id, day, starts_at, ends_at, quota, booked) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 0) ON CONFLICT (service_id, starts_at) DO NOTHING",
+            )
+            .bind(Uuid::now_v7()).bind(service_id).bind(&s.day).bind(timestamp(s.starts_at)).bind(timestamp(s.ends_at)).bind(quota)
+            .execute(conn).await.map(|_| ())
+        })?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SlotRow {
+    pub id: Uuid,
+    pub service_id: Uuid,
+    pub day: String,
+    pub starts_at: String,
+    pub ends_at: String,
+    pub quota: i32,
+    pub booked: i32,
+}
+
+pub async fn slots(db: &Db, service_id: Uuid, day: &str) -> Result<Vec<SlotRow>, StorageError> {
+    Ok(on_pool!(db, pool => {
+        sqlx::query_as(
+            "SELECT id, service_id, day, starts_at, ends_at, quota, booked FROM booking_slots \
+             WHERE service_id = $1 AND day = $2 ORDER BY starts_at",
+        )
+        .bind(service_id).bind(day).fetch_all(pool).await
+    })?)
+}
+
+pub async fn slot(db: &Db, id: Uuid) -> Result<Option<SlotRow>, StorageError> {
+    Ok(on_pool!(db, pool => {
+        sqlx::query_as("SELECT id, service_id, day, starts_at, ends_at, quota, booked FROM booking_slots WHERE id = $1")
+            .bind(id).fetch_optional(pool).await
+    })?)
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BookingRow {
+    pub id: Uuid,
+    pub slot_id: Uuid,
+    pub service_id: Uuid,
+    pub day: String,
+    pub account_id: Uuid,
+    pub code: String,
+    pub state: String,
+    pub ticket_id: Option<Uuid>,
+    pub created_at: String,
+}
+
+macro_rules! booking_columns {
+    () => {
+        "id, slot_id, service_id, day, account_id, code, state, ticket_id, created_at"
+    };
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BookError {
+    #[error("the slot is full")]
+    Full,
+    #[error("an active booking for this service on this day exists")]
+    AlreadyBooked(Uuid),
+    #[error("no such slot")]
+    NoSlot,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+pub struct NewBooking<'a> {
+    pub slot_id: Uuid,
+    pub account_id: Uuid,
+    pub code: &'a str,
+    pub idempotency_key: &'a str,
+}
+
+async fn by_key(db: &Db, account_id: Uuid, key: &str) -> Result<Option<BookingRow>, StorageError> {
+    Ok(on_pool!(db, pool => {
+        sqlx::query_as(concat!("SELECT ", booking_columns!(), " FROM bookings WHERE account_id = $1 AND idempotency_key = $2"))
+            .bind(account_id).bind(key).fetch_optional(pool).await
+    })?)
+}
+
+async fn active_on(
+    db: &Db,
+    account_id: Uuid,
+    service_id: Uuid,
+    day: &str,
+) -> Result<Option<Uuid>, StorageError> {
+    Ok(on_pool!(db, pool => {
+        sqlx::query_scalar("SELECT id FROM bookings WHERE account_id = $1 AND service_id = $2 AND day = $3 AND state IN ('booked', 'checked_in')")
+            .bind(account_id).bind(service_id).bind(day).fetch_optional(pool).await
+    })?)
+}
+
+/// Books a place in a slot. The same idempotency key returns the same booking.
+pub async fn book(
+    db: &Db,
+    new: NewBooking<'_>,
+    now: DateTime<Utc>,
+) -> Result<BookingRow, BookError> {
+    if let Some(existing) = by_key(db, new.account_id, new.idempotency_key).await? {
+        return Ok(existing);
+    }
+    let mut tx = db.begin().await?;
+    let taken: Option<(Uuid, String)> = on_tx!(&mut tx, conn => {
+        sqlx::query_as("UPDATE booking_slots SET booked = booked + 1 WHERE id = $1 AND booked < quota RETURNING service_id, day")
+            .bind(new.slot_id).fetch_optional(conn).await
+    })
+    .map_err(StorageError::from)?;
+    let Some((service_id, day)) = taken else {
+        drop(tx);
+        return Err(match slot(db, new.slot_id).await? {
+            Some(_) => BookError::Full,
+            None => BookError::NoSlot,
+        });
+    };
+    let inserted: Result<BookingRow, sqlx::Error> = on_tx!(&mut tx, conn => {
+        sqlx::query_as(concat!(
+            "INSERT INTO bookings (id, slot_id, service_id, day, account_id, code, state, idempotency_key, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'booked', $7, $8) RETURNING ", booking_columns!()))
+        .bind(Uuid::now_v7()).bind(new.slot_id).bind(service_id).bind(&day).bind(new.account_id).bind(new.code)
+        .bind(new.idempotency_key).bind(timestamp(now))
+        .fetch_one(conn).await
+    });
+    match inserted {
+        Ok(row) => {
+            tx.commit().await?;
+            Ok(row)
+        }
+        Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+            // Nothing is kept: the slot's count goes back with the rollback.
+            drop(tx);
+            if let Some(existing) = by_key(db, new.account_id, new.idempotency_key).await? {
+                return Ok(existing);
+            }
+            let active = active_on(db, new.account_id, service_id, &day).await?;
+            Err(BookError::AlreadyBooked(active.unwrap_or_default()))
+        }
+        Err(e) => Err(BookError::Storage(e.into())),
+    }
+}
+
+pub async fn booking(db: &Db, id: Uuid) -> Result<Option<BookingRow>, StorageError> {
+    Ok(on_pool!(db, pool => {
+        sqlx::query_as(concat!("SELECT ", booking_columns!(), " FROM bookings WHERE id = $1"))
+            .bind(id).fetch_optional(pool).await
+    })?)
+}
+
+pub async fn bookings_of(db: &Db, account_id: Uuid) -> Result<Vec<BookingRow>, StorageError> {
+    Ok(on_pool!(db, pool => {
+        sqlx::query_as(concat!("SELECT ", booking_columns!(), " FROM bookings WHERE account_id = $1 ORDER BY day DESC, created_at DESC"))
+            .bind(account_id).fetch_all(pool).await
+    })?)
+}
+
+/// Cancels one's own booking that is still `booked`, giving its place back to the slot.
+pub async fn cancel(db: &Db, id: Uuid, account_id: Uuid) -> Result<bool, StorageError> {
+    let mut tx = db.begin().await?;
+    let slot: Option<Uuid> = on_tx!(&mut tx, conn => {
+        sqlx::query_scalar("UPDATE bookings SET state = 'cancelled' WHERE id = $1 AND account_id = $2 AND state = 'booked' RETURNING slot_id")
+            .bind(id).bind(account_id).fetch_optional(conn).await
+    })?;
+    let Some(slot) = slot else {
+        return Ok(false);
+    };
+    on_tx!(&mut tx, conn => {
+        sqlx::query("UPDATE booking_slots SET booked = booked - 1 WHERE id = $1 AND booked > 0").bind(slot).execute(conn).await.map(|_| ())
+    })?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckInError {
+    #[error("no booking with this code")]
+    Unknown,
+    #[error("the booking is for another day")]
+    OtherDay,
+    #[error("the booking was cancelled or missed")]
+    NotActive,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Checks a booking in at the kiosk and issues its ticket, once: two check-ins at the same
+/// moment make one ticket (the second finds the booking checked in and gets the same ticket).
+pub async fn check_in(
+    db: &Db,
+    code: &str,
+    today: &str,
+    ticket: impl FnOnce(&BookingRow, &SlotRow) -> NewTicket,
+    now: DateTime<Utc>,
+) -> Result<TicketRow, CheckInError> {
+    let mut tx = db.begin().await?;
+    let claimed: Option<BookingRow> = on_tx!(&mut tx, conn => {
+        sqlx::query_as(concat!("UPDATE bookings SET state = 'checked_in' WHERE code = $1 AND state = 'booked' AND day = $2 RETURNING ", booking_columns!()))
+            .bind(code).bind(today).fetch_optional(conn).await
+    })
+    .map_err(StorageError::from)?;
+    let Some(booking) = claimed else {
+        drop(tx);
+        let row: Option<BookingRow> = on_pool!(db, pool => {
+            sqlx::query_as(concat!("SELECT ", booking_columns!(), " FROM bookings WHERE code = $1"))
+                .bind(code).fetch_optional(pool).await
+        })
+        .map_err(StorageError::from)?;
+        return match row {
+            None => Err(CheckInError::Unknown),
+            Some(b) if b.state == "checked_in" => match b.ticket_id {
+                Some(id) => super::queue::ticket(db, id)
+                    .await?
+                    .ok_or(CheckInError::Unknown),
+                None => Err(CheckInError::NotActive),
+            },
+            Some(b) if b.state == "booked" && b.day != today => Err(CheckInError::OtherDay),
+            Some(_) => Err(CheckInError::NotActive),
+        };
+    };
+    let slot: SlotRow = on_tx!(&mut tx, conn => {
+        sqlx::query_as("SELECT id, service_id, day, starts_at, ends_at, quota, booked FROM booking_slots WHERE id = $1")
+            .bind(booking.slot_id).fetch_one(conn).await
+    })
+    .map_err(StorageError::from)?;
+    let issued = issue_ticket_in(&mut tx, ticket(&booking, &slot), now).await?;
+    on_tx!(&mut tx, conn => {
+        sqlx::query("UPDATE bookings SET ticket_id = $2 WHERE id = $1").bind(booking.id).bind(issued.id).execute(conn).await.map(|_| ())
+    })
+    .map_err(StorageError::from)?;
+    tx.commit().await?;
+    Ok(issued)
+}
