@@ -150,6 +150,24 @@ pub async fn create_staff(
         .await?;
     }
     create_counters(db, catalog, mpp).await?;
+    // Dispendukcapil takes online bookings: 30-minute slots of 4 people, 14 days ahead,
+    // released at midnight.
+    if let Some(tenant) = catalog.tenant(mpp, "dispendukcapil") {
+        for &s in &tenant.services {
+            storage::bookings::set_rule(
+                db,
+                &storage::bookings::BookingRule {
+                    service_id: catalog.services[s].id,
+                    slot_minutes: 30,
+                    quota_per_slot: 4,
+                    days_ahead: 14,
+                    release_time: "00:00".into(),
+                    cancel_cutoff_minutes: 60,
+                },
+            )
+            .await?;
+        }
+    }
     Ok(())
 }
 

@@ -427,6 +427,8 @@ struct AccountPage<'a> {
     saved: bool,
     has_password: bool,
     password_error: Option<String>,
+    /// (id, code, what and when) of the citizen's bookings.
+    bookings: Vec<(Uuid, String, String)>,
 }
 
 /// Refusals shown next to the account page's fields.
@@ -540,6 +542,19 @@ async fn account_page(
             &nik[nik.len().saturating_sub(2)..]
         )
     });
+    let catalog = app.catalog.get();
+    let bookings = crate::storage::bookings::bookings_of(&app.db, account_id)
+        .await
+        .map_err(|e| PageError::internal(lang, "/akun", &e))?
+        .into_iter()
+        .map(|b| {
+            let service = catalog
+                .service(b.service_id)
+                .map(|s| s.name.clone())
+                .unwrap_or_default();
+            (b.id, b.code, format!("{service}, {}", b.day))
+        })
+        .collect();
     let (csrf_token, fresh) = csrf(headers)?;
     let page = AccountPage {
         t: lang.texts(),
@@ -554,6 +569,7 @@ async fn account_page(
         saved,
         has_password,
         password_error,
+        bookings,
     };
     Ok(render(
         page,

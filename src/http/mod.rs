@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod api;
+pub mod booking;
 pub mod errors;
 pub mod i18n;
 pub mod pages;
@@ -342,6 +343,26 @@ fn page_routes(
         "/kiosk/{slug}/tiket",
         &[("POST", Public)],
         post(queue::take_ticket),
+    )
+    .add(
+        "/kiosk/{slug}/lapor",
+        &[("POST", Public)],
+        post(booking::check_in),
+    )
+    .add(
+        "/layanan/{id}/pesan",
+        &[("GET", Citizen), ("POST", Citizen)],
+        get(booking::book_form).post(booking::book),
+    )
+    .add(
+        "/akun/pesanan/{id}",
+        &[("GET", Citizen)],
+        get(booking::booking),
+    )
+    .add(
+        "/akun/pesanan/{id}/batal",
+        &[("POST", Citizen)],
+        post(booking::cancel),
     )
     .add("/antrean/{id}", &[("GET", Public)], get(queue::ticket))
     .add(

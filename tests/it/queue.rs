@@ -687,3 +687,118 @@ async fn bookings_are_idempotent_one_per_day_and_check_in_once(engine: Engine) {
             .expect("cancel")
     );
 }
+
+both_engines!(a_citizen_books_a_slot_and_checks_in_at_the_kiosk);
+
+async fn a_citizen_books_a_slot_and_checks_in_at_the_kiosk(engine: Engine) {
+    use crate::accounts::{Browser, signed_in};
+    use crate::support::TestApp;
+    let settings = mpp::http::Settings {
+        clock: open_hours_clock(),
+        ..crate::support::test_settings()
+    };
+    let Some(app) = TestApp::demo_with(engine, settings).await else {
+        return;
+    };
+    let (_, found) = app
+        .get_json("/api/v1/services?q=ktp&mpp=among-warga-kota-batu")
+        .await;
+    let service = found["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|s| s["tenant"]["slug"] == "dispendukcapil")
+        .expect("KTP-el")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    // Anonymous visitors are sent to sign in.
+    let mut anonymous = Browser::new(&app);
+    let (status, _, location) = anonymous.get(&format!("/layanan/{service}/pesan")).await;
+    assert_eq!((status, location.as_deref()), (303, Some("/masuk")));
+
+    let mut citizen = signed_in(&app, "pemesan@contoh.id", "pemesan@contoh.id").await;
+    let (status, page, _) = citizen.get(&format!("/layanan/{service}/pesan")).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("10:30–11:00"),
+        "today's slots from now on: {page}"
+    );
+    assert!(
+        !page.contains("10:00–10:30"),
+        "a slot already begun is not offered"
+    );
+    assert!(
+        !page.contains("08:00–08:30"),
+        "slots already begun are not offered"
+    );
+    assert!(page.contains("sisa 4"));
+    let at = page.find("name=\"slot\" value=\"").expect("a slot") + "name=\"slot\" value=\"".len();
+    let slot = page[at..at + 36].to_owned();
+    let at = page.find("name=\"key\" value=\"").expect("a key") + "name=\"key\" value=\"".len();
+    let key = page[at..at + page[at..].find('"').expect("end")].to_owned();
+    let csrf = citizen.csrf();
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("slot", slot.as_str()),
+        ("key", key.as_str()),
+    ];
+    let (status, _, location) = citizen
+        .post(&format!("/layanan/{service}/pesan"), &form)
+        .await;
+    assert_eq!(status, 303);
+    let booking_page = location.expect("the booking");
+    // A double submit (the same form sent twice) makes one booking.
+    let (_, _, again) = citizen
+        .post(&format!("/layanan/{service}/pesan"), &form)
+        .await;
+    assert_eq!(again.as_deref(), Some(booking_page.as_str()));
+    assert_eq!(
+        crate::support::count_in(app.db(), "SELECT COUNT(*) FROM bookings").await,
+        1
+    );
+    let (_, page, _) = citizen.get(&booking_page).await;
+    let at =
+        page.find("class=\"ticket-code\">").expect("the code") + "class=\"ticket-code\">".len();
+    let code = page[at..at + 8].to_owned();
+    assert!(page.contains("data:image/svg+xml;base64,"), "a QR code");
+    // Another citizen cannot see it.
+    let mut other = signed_in(&app, "lain@contoh.id", "lain@contoh.id").await;
+    let (status, _, _) = other.get(&booking_page).await;
+    assert_eq!(status, 404);
+
+    // At the kiosk: a wrong code is refused; the right one gives a ticket, once.
+    let mut kiosk = Browser::new(&app);
+    kiosk.get("/kiosk/among-warga-kota-batu").await;
+    let kcsrf = kiosk.csrf();
+    let (status, _, _) = kiosk
+        .post(
+            "/kiosk/among-warga-kota-batu/lapor",
+            &[("csrf", &kcsrf), ("code", "ZZZZZZZZ")],
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (status, _, location) = kiosk
+        .post(
+            "/kiosk/among-warga-kota-batu/lapor",
+            &[("csrf", &kcsrf), ("code", &code.to_lowercase())],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let ticket = location.expect("ticket");
+    let (_, _, again) = kiosk
+        .post(
+            "/kiosk/among-warga-kota-batu/lapor",
+            &[("csrf", &kcsrf), ("code", &code)],
+        )
+        .await;
+    assert_eq!(again, Some(ticket.clone()), "the same ticket");
+    let (_, page, _) = kiosk.get(&ticket.replace("?cetak=1", "")).await;
+    assert!(page.contains("A001"), "{page}");
+    let (_, page, _) = citizen.get(&booking_page).await;
+    assert!(page.contains("Sudah lapor di kios"), "{page}");
+    assert!(
+        !page.contains("Batalkan pesanan"),
+        "checked in: no cancelling"
+    );
+}
