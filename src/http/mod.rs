@@ -390,6 +390,11 @@ fn page_routes(
         &[("GET", Public)],
         get(pages::board_script),
     )
+    .add(
+        "/static/ticket.js",
+        &[("GET", Public)],
+        get(pages::ticket_script),
+    )
     .add("/openapi.json", &[("GET", Public)], get(openapi_document));
     (routes.router, routes.table)
 }

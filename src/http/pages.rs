@@ -24,8 +24,11 @@ use chrono::{Datelike, Utc};
 pub const STYLE_CSS: &str = include_str!("../../static/style.css");
 /// A hash of the stylesheet: its URL changes whenever it does, so it can be cached for a year.
 pub const BOARD_JS: &str = include_str!("../../static/board.js");
+pub const TICKET_JS: &str = include_str!("../../static/ticket.js");
 /// Changes whenever a static file changes, so their addresses can be cached for a year.
-pub const ASSET_VERSION: u64 = fnv1a(STYLE_CSS.as_bytes()) ^ fnv1a(BOARD_JS.as_bytes());
+pub const ASSET_VERSION: u64 = fnv1a(STYLE_CSS.as_bytes())
+    ^ fnv1a(BOARD_JS.as_bytes())
+    ^ fnv1a(TICKET_JS.as_bytes()).rotate_left(1);
 
 const fn fnv1a(bytes: &[u8]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -56,7 +59,15 @@ fn fee_text(t: &Texts, fee: Fee) -> String {
     }
 }
 
+pub async fn ticket_script() -> Response {
+    script(TICKET_JS)
+}
+
 pub async fn board_script() -> Response {
+    script(BOARD_JS)
+}
+
+fn script(source: &'static str) -> Response {
     (
         [
             (
@@ -68,7 +79,7 @@ pub async fn board_script() -> Response {
                 HeaderValue::from_static("public, max-age=31536000, immutable"),
             ),
         ],
-        BOARD_JS,
+        source,
     )
         .into_response()
 }

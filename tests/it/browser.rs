@@ -561,3 +561,226 @@ async fn upp_admin_edits_a_fee_and_an_officer_of_another_upp_cannot(engine: Engi
     assert!(c.find(Locator::Css("input#fee_rupiah")).await.is_err());
     browser.close().await;
 }
+
+both_engines!(booked_citizen_checks_in_is_called_on_the_board_and_served);
+
+/// The queue's journey across four pages in Chromium: a citizen books a slot online, checks in
+/// at the kiosk with the booking code, the hall board shows the call live, the ticket page on
+/// the phone shows the counter, and the officer serves and finishes.
+async fn booked_citizen_checks_in_is_called_on_the_board_and_served(engine: Engine) {
+    let axe = axe_source();
+    let settings = mpp::http::Settings {
+        clock: crate::queue::open_hours_clock(),
+        ..crate::support::test_settings()
+    };
+    let Some(app) = TestApp::demo_with(engine, settings).await else {
+        return;
+    };
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let c = &browser.client;
+    // Sign up with a code from the development outbox.
+    c.goto(&app.url("/masuk")).await.expect("sign-in");
+    fill(c, "input#identifier", "antre@contoh.id").await;
+    submit(c, "form[action='/masuk']").await;
+    c.wait()
+        .for_element(Locator::Css("input#code"))
+        .await
+        .expect("code page");
+    let code_page = c.current_url().await.expect("url");
+    let mut code = String::new();
+    for _ in 0..50 {
+        let (_, html) = app.get_text("/dev/outbox").await;
+        if let Some(at) = html.find("Kode masuk MPP Digital Anda: ") {
+            code = html[at + "Kode masuk MPP Digital Anda: ".len()..][..6].to_owned();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    c.goto(code_page.as_str()).await.expect("code page");
+    fill(c, "input#code", &code).await;
+    submit(c, "form[action='/masuk/kode']").await;
+    c.wait()
+        .for_element(Locator::Css("form[action='/keluar']"))
+        .await
+        .expect("signed in");
+
+    // Book: from the service page, the first free slot.
+    let (_, found) = app
+        .get_json("/api/v1/services?q=ktp&mpp=among-warga-kota-batu")
+        .await;
+    let service = found["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|s| s["tenant"]["slug"] == "dispendukcapil")
+        .expect("KTP-el")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    c.goto(&app.url(&format!("/layanan/{service}")))
+        .await
+        .expect("service page");
+    c.find(Locator::LinkText("Pesan jadwal kedatangan"))
+        .await
+        .expect("book link")
+        .click()
+        .await
+        .expect("click");
+    c.wait()
+        .for_element(Locator::Css("input[name=slot]"))
+        .await
+        .expect("slots");
+    if let Some(axe) = &axe {
+        let violations = axe_violations(c, axe).await;
+        assert!(violations.is_empty(), "booking page: {violations:#?}");
+    }
+    c.find(Locator::Css("input[name=slot]:not([disabled])"))
+        .await
+        .expect("a free slot")
+        .click()
+        .await
+        .expect("choose");
+    submit(c, "form[action$='/pesan']").await;
+    c.wait()
+        .for_element(Locator::Css("h1.ticket-code"))
+        .await
+        .expect("booking page");
+    let booking_code = c
+        .find(Locator::Css("h1.ticket-code"))
+        .await
+        .expect("code")
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(booking_code.len(), 8);
+
+    // The hall board, open before the call (a second window of the same browser).
+    let board_window = c.new_window(true).await.expect("window").handle;
+    let citizen_window = c.window().await.expect("window");
+    c.switch_to_window(board_window.clone())
+        .await
+        .expect("switch");
+    c.goto(&app.url("/papan/among-warga-kota-batu"))
+        .await
+        .expect("board");
+    if let Some(axe) = &axe {
+        let violations = axe_violations(c, axe).await;
+        assert!(violations.is_empty(), "board: {violations:#?}");
+    }
+
+    // The kiosk: check in with the code.
+    c.switch_to_window(citizen_window.clone())
+        .await
+        .expect("switch");
+    c.goto(&app.url("/kiosk/among-warga-kota-batu"))
+        .await
+        .expect("kiosk");
+    if let Some(axe) = &axe {
+        let violations = axe_violations(c, axe).await;
+        assert!(violations.is_empty(), "kiosk: {violations:#?}");
+    }
+    fill(c, "input#code", &booking_code).await;
+    submit(c, "form[action$='/lapor']").await;
+    c.wait()
+        .for_element(Locator::Css(".ticket-code"))
+        .await
+        .expect("ticket");
+    let ticket_url = c
+        .current_url()
+        .await
+        .expect("url")
+        .as_str()
+        .replace("?cetak=1", "");
+    let ticket_code = c
+        .find(Locator::Css(".ticket-code"))
+        .await
+        .expect("code")
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(ticket_code, "A001");
+    if let Some(axe) = &axe {
+        let violations = axe_violations(c, axe).await;
+        assert!(violations.is_empty(), "ticket: {violations:#?}");
+    }
+
+    // The officer calls next at loket 1.
+    staff_sign_in(c, &app, "petugas.dukcapil@demo.mpp.id").await;
+    c.find(Locator::LinkText("Konsol Loket 1"))
+        .await
+        .expect("console link")
+        .click()
+        .await
+        .expect("open");
+    c.wait()
+        .for_element(Locator::Css("button.big"))
+        .await
+        .expect("console");
+    if let Some(axe) = &axe {
+        let violations = axe_violations(c, axe).await;
+        assert!(violations.is_empty(), "console: {violations:#?}");
+    }
+    c.find(Locator::Css("button.big"))
+        .await
+        .expect("call next")
+        .click()
+        .await
+        .expect("call");
+    c.wait()
+        .for_element(Locator::Css("p.ticket-code"))
+        .await
+        .expect("called");
+
+    // The board shows it without a reload.
+    c.switch_to_window(board_window).await.expect("switch");
+    let mut shown = String::new();
+    for _ in 0..100 {
+        // The list is empty until the feed brings the call.
+        if let Ok(latest) = c.find(Locator::Css("#calls li.latest")).await {
+            shown = latest.text().await.expect("text");
+        }
+        if shown.contains("A001") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        shown.contains("A001") && shown.contains("Loket 1"),
+        "board: {shown}"
+    );
+
+    // The phone's ticket page names the counter.
+    c.switch_to_window(citizen_window).await.expect("switch");
+    let console_url = c.current_url().await.expect("url").to_string();
+    c.goto(&ticket_url).await.expect("ticket page");
+    let text = main_text(c).await;
+    assert!(text.contains("Loket 1"), "{text}");
+
+    // Served and finished.
+    c.goto(&console_url).await.expect("console");
+    c.find(Locator::Css("form input[value=start] ~ button"))
+        .await
+        .expect("start")
+        .click()
+        .await
+        .expect("start");
+    c.wait()
+        .for_element(Locator::Css("form input[value=finish] ~ button"))
+        .await
+        .expect("serving");
+    c.find(Locator::Css("form input[value=finish] ~ button"))
+        .await
+        .expect("finish")
+        .click()
+        .await
+        .expect("finish");
+    c.wait()
+        .for_element(Locator::Css("button.big"))
+        .await
+        .expect("free again");
+    c.goto(&ticket_url).await.expect("ticket page");
+    assert!(main_text(c).await.contains("Selesai"));
+    browser.close().await;
+}

@@ -482,7 +482,10 @@ async fn a_walk_in_is_called_at_the_console_and_the_board_hears_it(engine: Engin
     }
     let (_, page, _) = kiosk.get(&ticket_page).await;
     assert!(page.contains("Selesai"), "{page}");
-    assert!(!page.contains("http-equiv=\"refresh\""));
+    assert!(
+        page.contains("data-live=\"false\""),
+        "a final ticket stops updating"
+    );
     // An officer of another UPP cannot work this counter.
     let mut other = crate::staff::staff_signed_in(&app, "petugas.polres@demo.mpp.id").await;
     let (status, _, _) = other.get(&console).await;
