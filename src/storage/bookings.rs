@@ -170,6 +170,13 @@ pub async fn book(
     if let Some(existing) = by_key(db, new.account_id, new.idempotency_key).await? {
         return Ok(existing);
     }
+    // A full slot is refused without taking the write lock (most attempts at the rush are for
+    // full slots); the conditional update below stays the only judge of a free place.
+    match slot(db, new.slot_id).await? {
+        None => return Err(BookError::NoSlot),
+        Some(s) if s.booked >= s.quota => return Err(BookError::Full),
+        Some(_) => {}
+    }
     let mut tx = db.begin().await?;
     let taken: Option<(Uuid, String)> = on_tx!(&mut tx, conn => {
         sqlx::query_as("UPDATE booking_slots SET booked = booked + 1 WHERE id = $1 AND booked < quota RETURNING service_id, day")
