@@ -805,3 +805,62 @@ async fn a_citizen_books_a_slot_and_checks_in_at_the_kiosk(engine: Engine) {
         "checked in: no cancelling"
     );
 }
+
+both_engines!(a_restart_keeps_every_ticket_and_its_state);
+
+/// Tickets, their states and the board's events live in the database: after the pool is
+/// closed and the database opened again (a restart), each ticket is as it was and the next
+/// number follows on.
+async fn a_restart_keeps_every_ticket_and_its_state(engine: Engine) {
+    let Some(tmp) = TempDb::new(engine).await else {
+        return;
+    };
+    let place = demo(&tmp).await;
+    let waiting = queue::issue_ticket(
+        &tmp.db,
+        walk_in(&place, place.services[0], false),
+        Utc::now(),
+    )
+    .await
+    .expect("t");
+    let called = queue::issue_ticket(
+        &tmp.db,
+        walk_in(&place, place.services[0], true),
+        Utc::now(),
+    )
+    .await
+    .expect("t");
+    let counter = open_counter(&tmp.db, &place, 1).await;
+    let first = queue::call_next(&tmp.db, counter, "test", "/", Utc::now())
+        .await
+        .expect("call")
+        .expect("one");
+    assert_eq!(first.id, called.id, "the priority lane first");
+    tmp.db.close().await;
+    let db = Db::connect(&tmp.url).await.expect("open again");
+    let again = queue::ticket(&db, called.id)
+        .await
+        .expect("read")
+        .expect("kept");
+    assert_eq!(
+        (again.state.as_str(), again.counter_id),
+        ("called", Some(counter))
+    );
+    let again = queue::ticket(&db, waiting.id)
+        .await
+        .expect("read")
+        .expect("kept");
+    assert_eq!(again.state, "waiting");
+    let next = queue::issue_ticket(&db, walk_in(&place, place.services[0], false), Utc::now())
+        .await
+        .expect("t");
+    assert_eq!(next.code, "A003");
+    assert_eq!(
+        queue::events_after(&db, place.mpp, 0, 10)
+            .await
+            .expect("events")
+            .len(),
+        1
+    );
+    db.close().await;
+}
