@@ -241,6 +241,72 @@ pub fn call_announcement(prefix: &str, number: i32, counter_number: i32) -> Stri
     )
 }
 
+/// Figures of a group of tickets (a UPP, a service or a counter, over a day).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Figures {
+    pub tickets: usize,
+    pub done: usize,
+    pub no_shows: usize,
+    pub cancelled: usize,
+    /// Minutes from due to called: median and 90th percentile.
+    pub wait_p50: Option<f64>,
+    pub wait_p90: Option<f64>,
+    /// Minutes from start to finish: median and 90th percentile.
+    pub service_p50: Option<f64>,
+    pub service_p90: Option<f64>,
+}
+
+/// One ticket as the statistics see it: its final state and its durations in seconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Served {
+    pub state: TicketState,
+    pub wait_seconds: Option<i64>,
+    pub service_seconds: Option<i64>,
+}
+
+/// The nearest-rank percentile of sorted values, in minutes.
+fn percentile_minutes(sorted: &[i64], p: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    Some(sorted[rank - 1] as f64 / 60.0)
+}
+
+pub fn figures(tickets: &[Served]) -> Figures {
+    let mut waits: Vec<i64> = tickets
+        .iter()
+        .filter_map(|t| t.wait_seconds)
+        .map(|s| s.max(0))
+        .collect();
+    let mut services: Vec<i64> = tickets
+        .iter()
+        .filter_map(|t| t.service_seconds)
+        .map(|s| s.max(0))
+        .collect();
+    waits.sort_unstable();
+    services.sort_unstable();
+    Figures {
+        tickets: tickets.len(),
+        done: tickets
+            .iter()
+            .filter(|t| t.state == TicketState::Done)
+            .count(),
+        no_shows: tickets
+            .iter()
+            .filter(|t| t.state == TicketState::NoShow)
+            .count(),
+        cancelled: tickets
+            .iter()
+            .filter(|t| t.state == TicketState::Cancelled)
+            .count(),
+        wait_p50: percentile_minutes(&waits, 0.5),
+        wait_p90: percentile_minutes(&waits, 0.9),
+        service_p50: percentile_minutes(&services, 0.5),
+        service_p90: percentile_minutes(&services, 0.9),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,6 +338,26 @@ mod tests {
         assert_eq!(prefix_for(0), "A");
         assert_eq!(prefix_for(25), "Z");
         assert_eq!(prefix_for(26), "AA");
+    }
+
+    #[test]
+    fn figures_count_states_and_take_nearest_rank_percentiles() {
+        let t = |state, wait, service| Served {
+            state,
+            wait_seconds: wait,
+            service_seconds: service,
+        };
+        let f = figures(&[
+            t(TicketState::Done, Some(60), Some(300)),
+            t(TicketState::Done, Some(120), Some(600)),
+            t(TicketState::NoShow, Some(600), None),
+            t(TicketState::Cancelled, None, None),
+        ]);
+        assert_eq!((f.tickets, f.done, f.no_shows, f.cancelled), (4, 2, 1, 1));
+        assert_eq!(f.wait_p50, Some(2.0));
+        assert_eq!(f.wait_p90, Some(10.0));
+        assert_eq!(f.service_p50, Some(5.0));
+        assert_eq!(figures(&[]).wait_p50, None);
     }
 
     #[test]

@@ -221,6 +221,8 @@ pub enum Action {
     ManageOwnTokens,
     /// Work a counter of the place's tenant: open, pause, call, serve, transfer.
     OperateCounter,
+    /// Read the queue's statistics of the place.
+    ViewStatistics,
 }
 
 /// Whether one grant allows `action` at `place`.
@@ -233,6 +235,12 @@ pub fn grant_permits(grant: &Grant, action: Action, place: &Place) -> bool {
         Action::EnterStaffArea | Action::ManageOwnTokens => true,
         Action::EditService => matches!(grant.role, UppAdmin),
         Action::OperateCounter => matches!(grant.role, Officer | UppAdmin),
+        Action::ViewStatistics => {
+            matches!(
+                grant.role,
+                UppAdmin | MppManager | RegionalAdmin | NationalAdmin | Analyst
+            )
+        }
         Action::EditMpp => matches!(grant.role, MppManager),
         Action::ViewAudit => matches!(
             grant.role,

@@ -199,6 +199,7 @@ fn page_routes(
 ) -> (Router<AppState>, Vec<RouteSpec>) {
     use crate::domain::roles::Action::{
         EditMpp, EditService, EnterStaffArea, ManageOwnTokens, OperateCounter, ViewAudit,
+        ViewStatistics,
     };
     use Access::{Citizen, Development, Public, SecondFactor, Staff};
     let routes = Routes {
@@ -304,6 +305,16 @@ fn page_routes(
         "/staf/mpp/{slug}",
         &[("GET", Staff(EditMpp)), ("POST", Staff(EditMpp))],
         get(staff::mpp_form).post(staff::save_mpp),
+    )
+    .add(
+        "/staf/statistik/{slug}",
+        &[("GET", Staff(ViewStatistics))],
+        get(queue::statistics),
+    )
+    .add(
+        "/staf/statistik-csv/{slug}",
+        &[("GET", Staff(ViewStatistics))],
+        get(queue::statistics_csv),
     )
     .add(
         "/staf/audit",

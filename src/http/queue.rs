@@ -8,8 +8,8 @@ use std::time::Duration as StdDuration;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Form;
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Path, State};
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -842,4 +842,260 @@ fn events_stream(
             }
         },
     )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statistics
+
+/// One row of the statistics: what it groups, and its figures.
+pub struct StatRow {
+    pub group: &'static str,
+    pub name: String,
+    pub figures: crate::domain::queue::Figures,
+}
+
+fn minutes(v: Option<f64>) -> String {
+    v.map_or_else(String::new, |m| format!("{m:.1}"))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "stats.html")]
+struct StatsPage {
+    t: &'static Texts,
+    lang: Lang,
+    here: String,
+    mpp_name: String,
+    mpp_slug: String,
+    day: String,
+    rows: Vec<(String, String, crate::domain::queue::Figures, [String; 4])>,
+}
+
+#[derive(Deserialize)]
+pub struct StatsQuery {
+    hari: Option<String>,
+}
+
+/// The day's figures per UPP, service and counter that the staff member may see.
+async fn stats_rows(
+    app: &AppState,
+    staff: &Staff,
+    mpp: &Mpp,
+    day: &str,
+) -> Result<Vec<StatRow>, crate::storage::StorageError> {
+    use crate::domain::queue::{Served, figures};
+    let catalog = app.catalog.get();
+    let tickets = store::tickets_of_day(&app.db, mpp.id, day).await?;
+    let counters = store::counters_of_mpp(&app.db, mpp.id).await?;
+    let visible: Vec<&TicketRow> = tickets
+        .iter()
+        .filter(|t| {
+            catalog.tenant_by_id(t.tenant_id).is_some_and(|tenant| {
+                staff.may(Action::ViewStatistics, &catalog.place(mpp, Some(tenant)))
+            })
+        })
+        .collect();
+    let served = |t: &TicketRow| Served {
+        state: TicketState::parse(&t.state).unwrap_or(TicketState::Waiting),
+        wait_seconds: t
+            .called_at
+            .as_deref()
+            .map(|c| (parse_time(c) - parse_time(&t.due_at)).num_seconds()),
+        service_seconds: match (&t.started_at, &t.finished_at) {
+            (Some(s), Some(f)) if t.state == "done" => {
+                Some((parse_time(f) - parse_time(s)).num_seconds())
+            }
+            _ => None,
+        },
+    };
+    let mut rows = Vec::new();
+    let mut group = |kind: &'static str, name: String, members: Vec<&&TicketRow>| {
+        if !members.is_empty() {
+            let list: Vec<Served> = members.into_iter().map(|t| served(t)).collect();
+            rows.push(StatRow {
+                group: kind,
+                name,
+                figures: figures(&list),
+            });
+        }
+    };
+    for &ti in &mpp.tenants {
+        let tenant = &catalog.tenants[ti];
+        group(
+            "upp",
+            tenant.name.clone(),
+            visible
+                .iter()
+                .filter(|t| t.tenant_id == tenant.id)
+                .collect(),
+        );
+    }
+    for &ti in &mpp.tenants {
+        for &si in &catalog.tenants[ti].services {
+            let s = &catalog.services[si];
+            group(
+                "service",
+                s.name.clone(),
+                visible.iter().filter(|t| t.service_id == s.id).collect(),
+            );
+        }
+    }
+    for c in &counters {
+        group(
+            "counter",
+            c.name.clone(),
+            visible
+                .iter()
+                .filter(|t| t.counter_id == Some(c.id))
+                .collect(),
+        );
+    }
+    Ok(rows)
+}
+
+async fn stats_common(
+    app: &AppState,
+    lang: Lang,
+    headers: &HeaderMap,
+    slug: &str,
+    query: Result<Query<StatsQuery>, QueryRejection>,
+) -> Result<Result<(Vec<StatRow>, String, String), Response>, PageError> {
+    let here = format!("/staf/statistik/{slug}");
+    let staff = match current_staff(app, headers, lang).await? {
+        Ok(staff) => staff,
+        Err(response) => return Ok(Err(response)),
+    };
+    let catalog = app.catalog.get();
+    let mpp = catalog
+        .mpp(slug)
+        .ok_or_else(|| PageError::not_found(lang, &here))?;
+    let sees_some = mpp.tenants.iter().any(|&t| {
+        staff.may(
+            Action::ViewStatistics,
+            &catalog.place(mpp, Some(&catalog.tenants[t])),
+        )
+    });
+    if !sees_some {
+        return Err(PageError::status(
+            lang,
+            StatusCode::FORBIDDEN,
+            "Anda tidak berwenang melihat statistik MPP ini.",
+            "You may not see this MPP's statistics.",
+        ));
+    }
+    let day = query
+        .ok()
+        .and_then(|Query(q)| q.hari)
+        .filter(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok())
+        .unwrap_or_else(|| local_day(mpp, app.settings.clock.now()));
+    let rows = stats_rows(app, &staff, mpp, &day)
+        .await
+        .map_err(|e| PageError::internal(lang, &here, &e))?;
+    Ok(Ok((rows, day, mpp.name.clone())))
+}
+
+pub async fn statistics(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    query: Result<Query<StatsQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let (rows, day, mpp_name) = match stats_common(&app, lang, &headers, &slug, query).await? {
+        Ok(found) => found,
+        Err(response) => return Ok(response),
+    };
+    let label = |g: &str| match g {
+        "upp" => lang.pick("UPP", "UPP"),
+        "service" => lang.pick("Layanan", "Service"),
+        _ => lang.pick("Loket", "Counter"),
+    };
+    let page = StatsPage {
+        t: lang.texts(),
+        lang,
+        here: format!("/staf/statistik/{slug}"),
+        mpp_name,
+        mpp_slug: slug.clone(),
+        day,
+        rows: rows
+            .into_iter()
+            .map(|r| {
+                let f = r.figures;
+                let m = [
+                    minutes(f.wait_p50),
+                    minutes(f.wait_p90),
+                    minutes(f.service_p50),
+                    minutes(f.service_p90),
+                ];
+                (label(r.group).to_owned(), r.name, f, m)
+            })
+            .collect(),
+    };
+    Ok(render(page, StatusCode::OK, None))
+}
+
+/// The same figures as CSV (comma-separated, a header row, minutes with one decimal).
+pub async fn statistics_csv(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    query: Result<Query<StatsQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let slug = slug.strip_suffix(".csv").unwrap_or(&slug).to_owned();
+    let (rows, day, _) = match stats_common(&app, lang, &headers, &slug, query).await? {
+        Ok(found) => found,
+        Err(response) => return Ok(response),
+    };
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "day",
+        "group",
+        "name",
+        "tickets",
+        "done",
+        "no_shows",
+        "cancelled",
+        "wait_p50_min",
+        "wait_p90_min",
+        "service_p50_min",
+        "service_p90_min",
+    ];
+    let written = out.write_record(header).and_then(|()| {
+        for r in &rows {
+            let f = &r.figures;
+            out.write_record([
+                day.as_str(),
+                r.group,
+                r.name.as_str(),
+                &f.tickets.to_string(),
+                &f.done.to_string(),
+                &f.no_shows.to_string(),
+                &f.cancelled.to_string(),
+                &minutes(f.wait_p50),
+                &minutes(f.wait_p90),
+                &minutes(f.service_p50),
+                &minutes(f.service_p90),
+            ])?;
+        }
+        Ok(())
+    });
+    let bytes = written
+        .ok()
+        .and_then(|()| out.into_inner().ok())
+        .unwrap_or_default();
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/csv; charset=utf-8".to_owned(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"antrean-{slug}-{day}.csv\""),
+            ),
+            (axum::http::header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        bytes,
+    )
+        .into_response())
 }

@@ -702,6 +702,19 @@ pub async fn home(
                 .collect();
             links.splice(0..0, consoles);
         }
+        if let (Role::UppAdmin | Role::MppManager, Scope::Tenant { mpp, .. } | Scope::Mpp(mpp)) =
+            (&g.role, &g.scope)
+            && let Some(m) = catalog.mpp_by_id(*mpp)
+        {
+            links.push((
+                lang.pick(
+                    "Statistik antrean (unduh CSV)",
+                    "Queue statistics (CSV download)",
+                )
+                .to_owned(),
+                format!("/staf/statistik/{}", m.slug),
+            ));
+        }
         grants.push(GrantView {
             role: lang.pick(role_id, role_en).to_owned(),
             scope: scope_label(&catalog, &g.scope, lang),

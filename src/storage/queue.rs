@@ -608,3 +608,15 @@ pub async fn open_counters(db: &Db, tenant_id: Uuid) -> Result<i64, StorageError
             .bind(tenant_id).fetch_one(pool).await
     })?)
 }
+
+/// Every ticket of an MPP's day (for the statistics).
+pub async fn tickets_of_day(
+    db: &Db,
+    mpp_id: Uuid,
+    day: &str,
+) -> Result<Vec<TicketRow>, StorageError> {
+    Ok(on_pool!(db, pool => {
+        sqlx::query_as(concat!("SELECT ", ticket_columns!(), " FROM tickets WHERE mpp_id = $1 AND day = $2 ORDER BY number"))
+            .bind(mpp_id).bind(day).fetch_all(pool).await
+    })?)
+}

@@ -7,6 +7,7 @@ use mpp::http::Access;
 use mpp::domain::roles::Action;
 use mpp::domain::roles::Action::{
     EditMpp, EditService, EnterStaffArea, ManageOwnTokens, OperateCounter, ViewAudit,
+    ViewStatistics,
 };
 use mpp::http::INVITE;
 
@@ -45,26 +46,56 @@ const STAFF: &[(&str, &[Action])] = &[
             ViewAudit,
             INVITE,
             OperateCounter,
+            ViewStatistics,
         ],
     ),
-    // The same role at another UPP: denied by scope, not by role.
+    // The same role at another UPP: denied by scope, not by role (its statistics page shows
+    // only its own UPP's rows).
     (
         "admin.polres@demo.mpp.id",
-        &[EnterStaffArea, ManageOwnTokens, ViewAudit, INVITE],
+        &[
+            EnterStaffArea,
+            ManageOwnTokens,
+            ViewAudit,
+            INVITE,
+            ViewStatistics,
+        ],
     ),
     (
         "pengelola@demo.mpp.id",
-        &[EnterStaffArea, ManageOwnTokens, EditMpp, ViewAudit, INVITE],
+        &[
+            EnterStaffArea,
+            ManageOwnTokens,
+            EditMpp,
+            ViewAudit,
+            INVITE,
+            ViewStatistics,
+        ],
     ),
     (
         "admin.batu@demo.mpp.id",
-        &[EnterStaffArea, ManageOwnTokens, ViewAudit, INVITE],
+        &[
+            EnterStaffArea,
+            ManageOwnTokens,
+            ViewAudit,
+            INVITE,
+            ViewStatistics,
+        ],
     ),
     (
         "admin.nasional@demo.mpp.id",
-        &[EnterStaffArea, ManageOwnTokens, ViewAudit, INVITE],
+        &[
+            EnterStaffArea,
+            ManageOwnTokens,
+            ViewAudit,
+            INVITE,
+            ViewStatistics,
+        ],
     ),
-    ("analis@demo.mpp.id", &[EnterStaffArea, ManageOwnTokens]),
+    (
+        "analis@demo.mpp.id",
+        &[EnterStaffArea, ManageOwnTokens, ViewStatistics],
+    ),
 ];
 
 async fn every_route_for_every_role(engine: Engine) {

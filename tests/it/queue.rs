@@ -490,6 +490,28 @@ async fn a_walk_in_is_called_at_the_console_and_the_board_hears_it(engine: Engin
     let mut other = crate::staff::staff_signed_in(&app, "petugas.polres@demo.mpp.id").await;
     let (status, _, _) = other.get(&console).await;
     assert_eq!(status, 403);
+    // The day's statistics: the manager sees Dispendukcapil's figures and downloads them.
+    let mut manager = crate::staff::staff_signed_in(&app, crate::staff::MANAGER).await;
+    let (status, page, _) = manager
+        .get("/staf/statistik/among-warga-kota-batu?hari=2026-12-01")
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Dispendukcapil Kota Batu"), "{page}");
+    let (status, csv, _) = manager
+        .get("/staf/statistik-csv/among-warga-kota-batu?hari=2026-12-01")
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        csv.starts_with("day,group,name,tickets,done,no_shows,cancelled,"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("2026-12-01,upp,Dispendukcapil Kota Batu,1,1,0,0,"),
+        "{csv}"
+    );
+    // The officer may not.
+    let (status, _, _) = other.get("/staf/statistik/among-warga-kota-batu").await;
+    assert_eq!(status, 403);
     // Each console action is audited.
     assert_eq!(
         crate::support::count_in(app.db(), "SELECT COUNT(*) FROM audit_log WHERE action IN ('ticket.call', 'ticket.start', 'ticket.finish')").await,
