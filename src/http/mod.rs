@@ -307,6 +307,11 @@ fn page_routes(
         get(staff::mpp_form).post(staff::save_mpp),
     )
     .add(
+        "/staf/antrean/{tenant}",
+        &[("GET", Staff(EditService)), ("POST", Staff(EditService))],
+        get(queue::setup).post(queue::save_setup),
+    )
+    .add(
         "/staf/statistik/{slug}",
         &[("GET", Staff(ViewStatistics))],
         get(queue::statistics),

@@ -1099,3 +1099,288 @@ pub async fn statistics_csv(
     )
         .into_response())
 }
+
+// ---------------------------------------------------------------------------------------------
+// Setting up a UPP's queue: counters and booking rules (UPP admins and MPP managers)
+
+struct RuleView {
+    service: String,
+    rule: Option<(i32, i32, i32, String, i32)>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "queue_setup.html")]
+struct SetupPage<'a> {
+    t: &'static Texts,
+    lang: Lang,
+    here: String,
+    csrf: &'a str,
+    tenant_name: String,
+    counters: Vec<(i32, String, String)>,
+    services: Vec<(Uuid, String)>,
+    rules: Vec<RuleView>,
+    error: Option<String>,
+    saved: bool,
+}
+
+/// The tenant, if this staff member may set up its queue (its UPP admin).
+fn setup_place(
+    app: &AppState,
+    staff: &Staff,
+    lang: Lang,
+    tenant: &str,
+) -> Result<(Uuid, Uuid, String), PageError> {
+    let here = format!("/staf/antrean/{tenant}");
+    let catalog = app.catalog.get();
+    let t = Uuid::parse_str(tenant)
+        .ok()
+        .and_then(|id| catalog.tenant_by_id(id))
+        .ok_or_else(|| PageError::not_found(lang, &here))?;
+    let m = &catalog.mpps[t.mpp];
+    let place = catalog.place(m, Some(t));
+    if !staff.may(Action::EditService, &place) {
+        return Err(PageError::status(
+            lang,
+            StatusCode::FORBIDDEN,
+            "Anda tidak berwenang mengatur antrean UPP ini.",
+            "You may not set up this UPP's queue.",
+        ));
+    }
+    Ok((m.id, t.id, place.audit_path()))
+}
+
+async fn setup_page(
+    app: &AppState,
+    lang: Lang,
+    headers: &HeaderMap,
+    tenant: Uuid,
+    error: Option<String>,
+    saved: bool,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let here = format!("/staf/antrean/{tenant}");
+    let catalog = app.catalog.get();
+    let t = catalog
+        .tenant_by_id(tenant)
+        .ok_or_else(|| PageError::not_found(lang, &here))?;
+    let counters = store::counters_of_mpp(&app.db, catalog.mpps[t.mpp].id)
+        .await
+        .map_err(|e| PageError::internal(lang, &here, &e))?;
+    let mut rules = Vec::new();
+    for &s in &t.services {
+        let service = &catalog.services[s];
+        let rule = crate::storage::bookings::rule(&app.db, service.id)
+            .await
+            .map_err(|e| PageError::internal(lang, &here, &e))?;
+        rules.push(RuleView {
+            service: service.name.clone(),
+            rule: rule.map(|r| {
+                (
+                    r.slot_minutes,
+                    r.quota_per_slot,
+                    r.days_ahead,
+                    r.release_time,
+                    r.cancel_cutoff_minutes,
+                )
+            }),
+        });
+    }
+    let (token, fresh) = csrf(headers)?;
+    let page = SetupPage {
+        t: lang.texts(),
+        lang,
+        here,
+        csrf: &token,
+        tenant_name: t.name.clone(),
+        counters: counters
+            .into_iter()
+            .filter(|c| c.tenant_id == t.id)
+            .map(|c| (c.number, c.name, c.state))
+            .collect(),
+        services: t
+            .services
+            .iter()
+            .map(|&s| (catalog.services[s].id, catalog.services[s].name.clone()))
+            .collect(),
+        rules,
+        error,
+        saved,
+    };
+    Ok(render(page, status, fresh.then_some((app, token.as_str()))))
+}
+
+#[derive(Deserialize)]
+pub struct SavedQuery {
+    tersimpan: Option<String>,
+}
+
+pub async fn setup(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    query: Result<Query<SavedQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let staff = match current_staff(&app, &headers, lang).await? {
+        Ok(staff) => staff,
+        Err(response) => return Ok(response),
+    };
+    let (_, tenant, _) = setup_place(&app, &staff, lang, &tenant)?;
+    let saved = query.ok().is_some_and(|Query(q)| q.tersimpan.is_some());
+    setup_page(&app, lang, &headers, tenant, None, saved, StatusCode::OK).await
+}
+
+#[derive(Deserialize)]
+pub struct SetupForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    what: String,
+    #[serde(default)]
+    number: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    service: String,
+    #[serde(default)]
+    slot_minutes: String,
+    #[serde(default)]
+    quota: String,
+    #[serde(default)]
+    days_ahead: String,
+    #[serde(default)]
+    release_time: String,
+    #[serde(default)]
+    cutoff: String,
+}
+
+impl CsrfForm for SetupForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// Adds a counter (serving all of the UPP's services) or sets a service's booking rule.
+pub async fn save_setup(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    form: Result<Form<SetupForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let here = format!("/staf/antrean/{tenant}");
+    let form = checked_form(form, &headers, lang, &here)?;
+    let staff = match current_staff(&app, &headers, lang).await? {
+        Ok(staff) => staff,
+        Err(response) => return Ok(response),
+    };
+    let (mpp, tenant, scope) = setup_place(&app, &staff, lang, &tenant)?;
+    let catalog = app.catalog.get();
+    let refuse = |id: &str, en: &str| Some(lang.pick(id, en).to_owned());
+    let number = |raw: &str, range: std::ops::RangeInclusive<i32>| {
+        raw.trim().parse::<i32>().ok().filter(|n| range.contains(n))
+    };
+    let error = match form.what.as_str() {
+        "counter" => match number(&form.number, 1..=999) {
+            None => refuse(
+                "Nomor loket harus 1 sampai 999.",
+                "The counter number must be 1 to 999.",
+            ),
+            Some(n) => {
+                let taken = store::counters_of_mpp(&app.db, mpp)
+                    .await
+                    .map_err(|e| PageError::internal(lang, &here, &e))?
+                    .iter()
+                    .any(|c| c.number == n);
+                if taken {
+                    refuse(
+                        "Nomor loket itu sudah dipakai di MPP ini.",
+                        "That counter number is already used in this MPP.",
+                    )
+                } else {
+                    let services: Vec<Uuid> = catalog
+                        .tenant_by_id(tenant)
+                        .map(|t| t.services.iter().map(|&s| catalog.services[s].id).collect())
+                        .unwrap_or_default();
+                    let name = if form.name.trim().is_empty() {
+                        format!("Loket {n}")
+                    } else {
+                        form.name.trim().chars().take(60).collect()
+                    };
+                    store::create_counter(
+                        &app.db,
+                        mpp,
+                        tenant,
+                        n,
+                        &name,
+                        &services,
+                        &staff.actor(),
+                        &scope,
+                    )
+                    .await
+                    .map_err(|e| PageError::internal(lang, &here, &e))?;
+                    None
+                }
+            }
+        },
+        "rule" => {
+            let service = Uuid::parse_str(&form.service)
+                .ok()
+                .and_then(|id| catalog.service(id))
+                .filter(|s| catalog.tenants[s.tenant].id == tenant);
+            let release = chrono::NaiveTime::parse_from_str(form.release_time.trim(), "%H:%M").ok();
+            match (
+                service,
+                number(&form.slot_minutes, 5..=240),
+                number(&form.quota, 1..=1000),
+                number(&form.days_ahead, 1..=90),
+                release,
+                number(&form.cutoff, 0..=1440),
+            ) {
+                (
+                    Some(s),
+                    Some(slot_minutes),
+                    Some(quota),
+                    Some(days),
+                    Some(release),
+                    Some(cutoff),
+                ) => {
+                    crate::storage::bookings::set_rule(
+                        &app.db,
+                        &crate::storage::bookings::BookingRule {
+                            service_id: s.id,
+                            slot_minutes,
+                            quota_per_slot: quota,
+                            days_ahead: days,
+                            release_time: release.format("%H:%M").to_string(),
+                            cancel_cutoff_minutes: cutoff,
+                        },
+                    )
+                    .await
+                    .map_err(|e| PageError::internal(lang, &here, &e))?;
+                    None
+                }
+                _ => refuse(
+                    "Periksa isian: lama slot 5–240 menit, kuota 1–1000, dibuka 1–90 hari sebelumnya, jam rilis JJ:MM, batas pembatalan 0–1440 menit.",
+                    "Check the fields: slot 5–240 minutes, quota 1–1000, opened 1–90 days ahead, release time HH:MM, cancel cut-off 0–1440 minutes.",
+                ),
+            }
+        }
+        _ => refuse("Formulir tidak dikenal.", "Unknown form."),
+    };
+    match error {
+        None => Ok(Redirect::to(&format!("{here}?tersimpan=1")).into_response()),
+        Some(e) => {
+            setup_page(
+                &app,
+                lang,
+                &headers,
+                tenant,
+                Some(e),
+                false,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}

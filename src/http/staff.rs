@@ -702,6 +702,16 @@ pub async fn home(
                 .collect();
             links.splice(0..0, consoles);
         }
+        if let (Role::UppAdmin, Scope::Tenant { tenant, .. }) = (&g.role, &g.scope) {
+            links.push((
+                lang.pick(
+                    "Atur antrean: loket dan pemesanan daring",
+                    "Queue setup: counters and online booking",
+                )
+                .to_owned(),
+                format!("/staf/antrean/{tenant}"),
+            ));
+        }
         if let (Role::UppAdmin | Role::MppManager, Scope::Tenant { mpp, .. } | Scope::Mpp(mpp)) =
             (&g.role, &g.scope)
             && let Some(m) = catalog.mpp_by_id(*mpp)

@@ -136,8 +136,22 @@ async fn every_route_for_every_role(engine: Engine) {
         }
     }
     .expect("a demo counter");
+    let tenant: uuid::Uuid = match app.db() {
+        mpp::storage::Db::Sqlite(pool) => {
+            sqlx::query_scalar("SELECT tenant_id FROM counters WHERE number = 1")
+                .fetch_one(pool)
+                .await
+        }
+        mpp::storage::Db::Postgres(pool) => {
+            sqlx::query_scalar("SELECT tenant_id FROM counters WHERE number = 1")
+                .fetch_one(pool)
+                .await
+        }
+    }
+    .expect("Dispendukcapil");
     let concrete = |path: &str| {
         path.replace("/staf/loket/{id}", &format!("/staf/loket/{counter}"))
+            .replace("/staf/antrean/{tenant}", &format!("/staf/antrean/{tenant}"))
             .replace(
                 "/layanan-nasional/{slug}",
                 "/layanan-nasional/penerbitan-ktp-el",

@@ -132,9 +132,17 @@ async fn production_sign_in_codes_go_out_by_smtp_and_sms_with_retries(engine: En
     assert_eq!(sent.len(), 1, "delivered once, on the retry");
     assert_eq!(sent[0].to, "+6281234567890");
     assert!(sent[0].text.contains("Kode masuk MPP Digital Anda: "));
-    let states = mpp::storage::accounts::delivery_states(app.db())
-        .await
-        .expect("states");
+    // The gateway has it; the worker records the delivery right after its answer.
+    let mut states = Vec::new();
+    for _ in 0..100 {
+        states = mpp::storage::accounts::delivery_states(app.db())
+            .await
+            .expect("states");
+        if states.iter().all(|s| s.delivered_at.is_some()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert!(
         states.iter().all(|s| s.delivered_at.is_some()),
         "{states:?}"

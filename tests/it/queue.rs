@@ -512,6 +512,55 @@ async fn a_walk_in_is_called_at_the_console_and_the_board_hears_it(engine: Engin
     // The officer may not.
     let (status, _, _) = other.get("/staf/statistik/among-warga-kota-batu").await;
     assert_eq!(status, 403);
+    // The UPP admin adds a counter and a booking rule; bad numbers are refused with the reason.
+    let mut admin = crate::staff::staff_signed_in(&app, "admin.dukcapil@demo.mpp.id").await;
+    let (_, home, _) = admin.get("/staf").await;
+    let at = home.find("/staf/antrean/").expect("setup link");
+    let setup = home[at..at + "/staf/antrean/".len() + 36].to_owned();
+    let acsrf = admin.csrf();
+    let (status, page, _) = admin
+        .post(
+            &setup,
+            &[("csrf", &acsrf), ("what", "counter"), ("number", "1")],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(page.contains("sudah dipakai"), "{page}");
+    let (status, _, _) = admin
+        .post(
+            &setup,
+            &[
+                ("csrf", &acsrf),
+                ("what", "counter"),
+                ("number", "40"),
+                ("name", "Loket Prioritas"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (status, _, _) = admin
+        .post(
+            &setup,
+            &[
+                ("csrf", &acsrf),
+                ("what", "rule"),
+                ("service", &service),
+                ("slot_minutes", "20"),
+                ("quota", "2"),
+                ("days_ahead", "7"),
+                ("release_time", "07:00"),
+                ("cutoff", "30"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (_, page, _) = admin.get(&setup).await;
+    assert!(
+        page.contains("Loket Prioritas (40)") && page.contains("20 menit × 2 orang"),
+        "{page}"
+    );
+    let (status, _, _) = other.get(&setup).await;
+    assert_eq!(status, 403, "an officer of another UPP");
     // Each console action is audited.
     assert_eq!(
         crate::support::count_in(app.db(), "SELECT COUNT(*) FROM audit_log WHERE action IN ('ticket.call', 'ticket.start', 'ticket.finish')").await,
