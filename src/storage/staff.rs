@@ -527,9 +527,16 @@ pub async fn use_link(
         .await?;
         "staff.invitation.accept"
     } else {
-        on_tx!(&mut tx, conn => {
-            sqlx::query("DELETE FROM sessions WHERE account_id = $1").bind(account_id).execute(conn).await.map(|_| ())
-        })?;
+        // A reset is what someone does when the account may be in other hands: every session,
+        // every API token and every other pending reset link of the account ends with it.
+        on_tx!(&mut tx, conn => async {
+            sqlx::query("DELETE FROM sessions WHERE account_id = $1").bind(account_id).execute(&mut *conn).await?;
+            sqlx::query("UPDATE api_tokens SET revoked_at = $2 WHERE account_id = $1 AND revoked_at IS NULL")
+                .bind(account_id).bind(&now_text).execute(&mut *conn).await?;
+            sqlx::query("UPDATE staff_links SET used_at = $2 WHERE identifier_hash = $1 AND purpose = 'reset' AND used_at IS NULL")
+                .bind(&link.identifier_hash).bind(&now_text).execute(&mut *conn).await?;
+            Ok::<(), sqlx::Error>(())
+        }.await)?;
         "staff.password.reset"
     };
     super::audit::append(

@@ -680,6 +680,31 @@ async fn password_resets_do_not_enumerate_and_replace_the_password(engine: Engin
     let Some(app) = TestApp::demo(engine).await else {
         return;
     };
+    // The manager has an API token before the reset.
+    let mut before = staff_signed_in(&app, MANAGER).await;
+    before.get("/staf/token").await;
+    let tcsrf = before.csrf();
+    let (_, page, _) = before
+        .post(
+            "/staf/token",
+            &[("csrf", &tcsrf), ("name", "uji"), ("days", "30")],
+        )
+        .await;
+    let at = page.find("id=\"new-token\">").expect("token") + "id=\"new-token\">".len();
+    let token = page[at..at + page[at..].find('<').expect("end")].to_owned();
+    let (ktp, _) = demo_services(&app).await;
+    let patch = || {
+        app.http
+            .patch(app.url(&format!("/api/v1/services/{ktp}")))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({ "fee_rupiah": 1 }))
+            .send()
+    };
+    assert_eq!(
+        patch().await.expect("patch").status(),
+        403,
+        "live, but not a UPP admin"
+    );
     let mut b = Browser::new(&app);
     b.get("/staf/lupa").await;
     let csrf = b.csrf();
@@ -727,6 +752,10 @@ async fn password_resets_do_not_enumerate_and_replace_the_password(engine: Engin
         .await;
     assert_eq!(status, 400);
     password_step(&mut owner, MANAGER, new_password).await;
+    // The reset revoked the token and ended the old session.
+    assert_eq!(patch().await.expect("patch").status(), 401);
+    let (status, _, _) = before.get("/staf").await;
+    assert_eq!(status, 303);
 }
 
 async fn api_tokens_edit_within_scope_and_die_when_revoked(engine: Engine) {
