@@ -101,8 +101,17 @@ pub(super) trait CsrfForm {
     fn csrf(&self) -> &str;
 }
 
+/// Implements [`CsrfForm`] for forms with a `csrf` field (used by every page module).
 macro_rules! csrf_forms {
-    ($($form:ty),*) => { $(impl CsrfForm for $form { fn csrf(&self) -> &str { &self.csrf } })* };
+    ($($form:ty),*) => { $(impl $crate::http::account::CsrfForm for $form { fn csrf(&self) -> &str { &self.csrf } })* };
+}
+pub(super) use csrf_forms;
+
+/// A form that carries nothing but its CSRF token (a button that acts).
+#[derive(Deserialize)]
+pub struct PlainForm {
+    #[serde(default)]
+    csrf: String,
 }
 csrf_forms!(
     SignInForm,
@@ -111,7 +120,8 @@ csrf_forms!(
     DeleteForm,
     SignOutForm,
     PasswordSignInForm,
-    SetPasswordForm
+    SetPasswordForm,
+    PlainForm
 );
 
 /// The form, if it can be read and carries this browser's CSRF token.

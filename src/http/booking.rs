@@ -1,6 +1,7 @@
 //! Online booking for citizens: choose a day and a slot of a service, get a code and a QR code,
 //! cancel before the cut-off; check in at the kiosk with the code. Staff set each service's rule.
 
+use crate::storage::accounts::parse_timestamp as parse_time;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Form;
@@ -13,7 +14,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::AppState;
-use super::account::{CsrfForm, checked_form, csrf, render, signed_in};
+use super::account::{PlainForm, checked_form, csrf, csrf_forms, render, signed_in};
 use super::errors::PageError;
 use super::i18n::{Lang, Texts};
 use crate::catalog::{Catalog, Mpp, Service};
@@ -129,12 +130,6 @@ struct BookPage<'a> {
 #[derive(Deserialize)]
 pub struct DayQuery {
     hari: Option<String>,
-}
-
-fn parse_time(raw: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(raw)
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_default()
 }
 
 async fn book_page(
@@ -271,11 +266,7 @@ pub struct BookForm {
     key: String,
 }
 
-impl CsrfForm for BookForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
+csrf_forms!(BookForm);
 
 pub async fn book(
     State(app): State<AppState>,
@@ -500,18 +491,6 @@ pub async fn booking(
     ))
 }
 
-#[derive(Deserialize)]
-pub struct PlainForm {
-    #[serde(default)]
-    csrf: String,
-}
-
-impl CsrfForm for PlainForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
-
 pub async fn cancel(
     State(app): State<AppState>,
     lang: Lang,
@@ -570,11 +549,7 @@ pub struct CheckInForm {
     code: String,
 }
 
-impl CsrfForm for CheckInForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
+csrf_forms!(CheckInForm);
 
 /// The kiosk's check-in: the booking code (typed, or read by the kiosk's QR scanner) becomes a
 /// ticket due at the slot's start (or at arrival, when late beyond the grace time).

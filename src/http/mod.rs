@@ -1,6 +1,17 @@
 //! HTTP: people's pages (HTML), the machines' API (`/api/v1`, OpenAPI at `/openapi.json`), health.
 //! Handlers are thin: they read the catalog snapshot or call storage, and render.
 
+/// The signed-in staff member (password and TOTP) inside a handler, or the answer sending the
+/// browser to sign in (see `staff::current_staff`).
+macro_rules! staff_or_return {
+    ($app:expr, $headers:expr, $lang:expr) => {
+        match $crate::http::staff::current_staff(&$app, &$headers, $lang).await? {
+            Ok(staff) => staff,
+            Err(response) => return Ok(response),
+        }
+    };
+}
+
 pub mod account;
 pub mod api;
 pub mod booking;

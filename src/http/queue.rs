@@ -5,6 +5,7 @@
 use std::convert::Infallible;
 use std::time::Duration as StdDuration;
 
+use crate::storage::accounts::parse_timestamp as parse_time;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Form;
@@ -18,7 +19,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::AppState;
-use super::account::{CsrfForm, checked_form, csrf, render};
+use super::account::{PlainForm, checked_form, csrf, csrf_forms, render};
 use super::errors::PageError;
 use super::i18n::{Lang, Texts};
 use super::staff::{Staff, current_staff};
@@ -156,11 +157,7 @@ pub struct KioskForm {
     priority: Option<String>,
 }
 
-impl CsrfForm for KioskForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
+csrf_forms!(KioskForm);
 
 pub async fn take_ticket(
     State(app): State<AppState>,
@@ -257,12 +254,6 @@ fn state_words(state: TicketState, lang: Lang) -> &'static str {
         TicketState::NoShow => lang.pick("Tidak hadir saat dipanggil", "Not present when called"),
         TicketState::Cancelled => lang.pick("Dibatalkan", "Cancelled"),
     }
-}
-
-fn parse_time(raw: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(raw)
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_default()
 }
 
 fn candidate(t: &TicketRow) -> Candidate {
@@ -366,18 +357,6 @@ pub async fn ticket(
         StatusCode::OK,
         fresh.then_some((&app, token.as_str())),
     ))
-}
-
-#[derive(Deserialize)]
-pub struct PlainForm {
-    #[serde(default)]
-    csrf: String,
-}
-
-impl CsrfForm for PlainForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
 }
 
 /// The holder of a ticket cancels it (the ticket's address is its proof).
@@ -582,10 +561,7 @@ pub async fn console(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let staff = match current_staff(&app, &headers, lang).await? {
-        Ok(staff) => staff,
-        Err(response) => return Ok(response),
-    };
+    let staff = staff_or_return!(app, headers, lang);
     let counter = console_counter(&app, &staff, lang, &id).await?;
     console_page(&app, lang, &headers, &counter, None, StatusCode::OK).await
 }
@@ -602,11 +578,7 @@ pub struct ConsoleForm {
     to_counter: Option<String>,
 }
 
-impl CsrfForm for ConsoleForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
+csrf_forms!(ConsoleForm);
 
 /// One click of the console: open, pause, close, call next, or an action on the current ticket.
 pub async fn console_action(
@@ -618,10 +590,7 @@ pub async fn console_action(
 ) -> Result<Response, PageError> {
     let here = format!("/staf/loket/{id}");
     let form = checked_form(form, &headers, lang, &here)?;
-    let staff = match current_staff(&app, &headers, lang).await? {
-        Ok(staff) => staff,
-        Err(response) => return Ok(response),
-    };
+    let staff = staff_or_return!(app, headers, lang);
     let counter = console_counter(&app, &staff, lang, &id).await?;
     let catalog = app.catalog.get();
     let scope = match (
@@ -1221,10 +1190,7 @@ pub async fn setup(
     Path(tenant): Path<String>,
     query: Result<Query<SavedQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
-    let staff = match current_staff(&app, &headers, lang).await? {
-        Ok(staff) => staff,
-        Err(response) => return Ok(response),
-    };
+    let staff = staff_or_return!(app, headers, lang);
     let (_, tenant, _) = setup_place(&app, &staff, lang, &tenant)?;
     let saved = query.ok().is_some_and(|Query(q)| q.tersimpan.is_some());
     setup_page(&app, lang, &headers, tenant, None, saved, StatusCode::OK).await
@@ -1254,11 +1220,7 @@ pub struct SetupForm {
     cutoff: String,
 }
 
-impl CsrfForm for SetupForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
+csrf_forms!(SetupForm);
 
 /// Adds a counter (serving all of the UPP's services) or sets a service's booking rule.
 pub async fn save_setup(
@@ -1270,10 +1232,7 @@ pub async fn save_setup(
 ) -> Result<Response, PageError> {
     let here = format!("/staf/antrean/{tenant}");
     let form = checked_form(form, &headers, lang, &here)?;
-    let staff = match current_staff(&app, &headers, lang).await? {
-        Ok(staff) => staff,
-        Err(response) => return Ok(response),
-    };
+    let staff = staff_or_return!(app, headers, lang);
     let (mpp, tenant, scope) = setup_place(&app, &staff, lang, &tenant)?;
     let catalog = app.catalog.get();
     let refuse = |id: &str, en: &str| Some(lang.pick(id, en).to_owned());

@@ -17,7 +17,8 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::account::{
-    CsrfForm, SESSION_COOKIE, checked_form, cookie, csrf, render, set_cookie, token_hash,
+    PlainForm, SESSION_COOKIE, checked_form, cookie, csrf, csrf_forms, render, set_cookie,
+    token_hash,
 };
 use super::errors::PageError;
 use super::i18n::{Lang, Texts};
@@ -98,16 +99,6 @@ pub async fn current_staff(
         email,
         grants,
     }))
-}
-
-/// Unwraps [`current_staff`] inside a handler.
-macro_rules! staff_or_return {
-    ($app:expr, $headers:expr, $lang:expr) => {
-        match current_staff(&$app, &$headers, $lang).await? {
-            Ok(staff) => staff,
-            Err(response) => return Ok(response),
-        }
-    };
 }
 
 fn here_csrf(headers: &HeaderMap) -> Result<(String, bool), PageError> {
@@ -353,28 +344,15 @@ pub struct TokenForm {
     days: String,
 }
 
-#[derive(Deserialize)]
-pub struct PlainForm {
-    csrf: String,
-}
-
-impl CsrfForm for SignInForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
-macro_rules! staff_csrf_forms {
-    ($($form:ty),*) => { $(impl CsrfForm for $form { fn csrf(&self) -> &str { &self.csrf } })* };
-}
-staff_csrf_forms!(
+csrf_forms!(
+    SignInForm,
     TotpForm,
     ServiceForm,
     MppForm,
     InviteForm,
     PasswordForm,
     ResetForm,
-    TokenForm,
-    PlainForm
+    TokenForm
 );
 
 const GENERIC_SIGN_IN_ERROR: (&str, &str) = (
@@ -2340,7 +2318,7 @@ pub struct TenantForm {
     #[serde(default)]
     observes_cuti_bersama: Option<String>,
 }
-staff_csrf_forms!(TenantForm);
+csrf_forms!(TenantForm);
 
 /// The word in the address for "a new UPP".
 const NEW_TENANT: &str = "baru";

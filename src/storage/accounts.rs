@@ -16,6 +16,14 @@ pub fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
+/// A stored timestamp read back (the epoch for text that is not one, which never happens for
+/// values written by [`timestamp`]).
+pub fn parse_timestamp(raw: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default()
+}
+
 /// A code to send, and the message that carries it, written in one transaction.
 pub struct NewCode<'a> {
     pub id: Uuid,

@@ -4,6 +4,7 @@
 //! its first statement (no read-then-upgrade), and on PostgreSQL the rows it decides on are
 //! locked or re-checked by the `WHERE state = …` of the update that claims them.
 
+use super::accounts::parse_timestamp as parse_time;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -277,12 +278,6 @@ pub async fn at_counter(db: &Db, counter_id: Uuid) -> Result<Vec<TicketRow>, Sto
         sqlx::query_as(concat!("SELECT ", ticket_columns!(), " FROM tickets WHERE counter_id = $1 AND state IN ('called', 'serving') ORDER BY called_at"))
             .bind(counter_id).fetch_all(pool).await
     })?)
-}
-
-fn parse_time(raw: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(raw)
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_default()
 }
 
 /// Whether `ticket` can be called at a counter serving `services`.
