@@ -397,6 +397,25 @@ async fn a_walk_in_is_called_at_the_console_and_the_board_hears_it(engine: Engin
         "a QR code to follow it"
     );
 
+    // A second ticket, cancelled by its holder; cancelling twice is refused.
+    let (_, _, location) = kiosk
+        .post(
+            "/kiosk/among-warga-kota-batu/tiket",
+            &[("csrf", &csrf), ("service", &service)],
+        )
+        .await;
+    let second = location.expect("ticket").replace("?cetak=1", "");
+    let (status, _, _) = kiosk
+        .post(&format!("{second}/batal"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(status, 303);
+    let (_, page, _) = kiosk.get(&second).await;
+    assert!(page.contains("Dibatalkan"), "{page}");
+    let (status, page, _) = kiosk
+        .post(&format!("{second}/batal"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(status, 409);
+    assert!(page.contains("dibatalkan"), "{page}");
     // The night node refuses new tickets, with the reason.
     let mut late = Browser::new(&node2);
     late.get("/kiosk/among-warga-kota-batu").await;
@@ -506,7 +525,7 @@ async fn a_walk_in_is_called_at_the_console_and_the_board_hears_it(engine: Engin
         "{csv}"
     );
     assert!(
-        csv.contains("2026-12-01,upp,Dispendukcapil Kota Batu,1,1,0,0,"),
+        csv.contains("2026-12-01,upp,Dispendukcapil Kota Batu,2,1,0,1,"),
         "{csv}"
     );
     // The officer may not.
@@ -841,6 +860,52 @@ async fn a_citizen_books_a_slot_and_checks_in_at_the_kiosk(engine: Engine) {
     let (status, _, _) = other.get(&booking_page).await;
     assert_eq!(status, 404);
 
+    // Too close to the slot (30 minutes, the cut-off is 60): cancelling is refused.
+    let (status, page, _) = citizen
+        .post(&format!("{booking_page}/batal"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(status, 409);
+    assert!(
+        page.contains("Batas waktu pembatalan sudah lewat"),
+        "{page}"
+    );
+    // The other citizen books tomorrow and cancels: the place goes back.
+    let tomorrow = format!("/layanan/{service}/pesan?hari=2026-12-02");
+    let (_, page, _) = other.get(&tomorrow).await;
+    let at = page.find("name=\"slot\" value=\"").expect("a slot") + "name=\"slot\" value=\"".len();
+    let other_slot = page[at..at + 36].to_owned();
+    let at = page.find("name=\"key\" value=\"").expect("a key") + "name=\"key\" value=\"".len();
+    let other_key = page[at..at + page[at..].find('"').expect("end")].to_owned();
+    let ocsrf = other.csrf();
+    let (status, _, location) = other
+        .post(
+            &format!("/layanan/{service}/pesan"),
+            &[
+                ("csrf", ocsrf.as_str()),
+                ("slot", other_slot.as_str()),
+                ("key", other_key.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let other_booking = location.expect("booking");
+    let (_, page, _) = other.get(&tomorrow).await;
+    assert!(page.contains("sisa 3"), "one place taken: {page}");
+    let (status, _, _) = citizen
+        .post(&format!("{other_booking}/batal"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(status, 404, "nobody cancels someone else's booking");
+    let (status, _, _) = other
+        .post(&format!("{other_booking}/batal"), &[("csrf", &ocsrf)])
+        .await;
+    assert_eq!(status, 303);
+    let (_, page, _) = other.get(&other_booking).await;
+    assert!(page.contains("Dibatalkan"), "{page}");
+    let (_, page, _) = other.get(&tomorrow).await;
+    assert!(
+        !page.contains("sisa 3"),
+        "the cancelled place is free again: {page}"
+    );
     // At the kiosk: a wrong code is refused; the right one gives a ticket, once.
     let mut kiosk = Browser::new(&app);
     kiosk.get("/kiosk/among-warga-kota-batu").await;
