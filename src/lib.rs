@@ -5,6 +5,7 @@
 //! readers; `http` renders pages and the JSON API; `imports` and `demo` feed the database.
 
 pub mod admin;
+pub mod booking_desk;
 pub mod catalog;
 pub mod config;
 pub mod credentials;

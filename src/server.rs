@@ -143,6 +143,11 @@ pub async fn run(
             }
         })
     };
+    let sweeper = tokio::spawn(crate::booking_desk::sweep_no_shows(
+        db.clone(),
+        settings.clock,
+        Duration::from_secs(60),
+    ));
     let app = http::router(db.clone(), catalog, settings);
     axum::serve(
         listener,
@@ -151,6 +156,7 @@ pub async fn run(
     .with_graceful_shutdown(shutdown)
     .await?;
     refresher.abort();
+    sweeper.abort();
     if let Some(task) = deliverer {
         task.abort();
     }

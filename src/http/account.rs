@@ -234,27 +234,64 @@ pub async fn send_code(
             return Ok(render(page, StatusCode::BAD_REQUEST, None));
         }
     };
+    match request_code(&app, &identifier).await {
+        Ok(id) => Ok(Redirect::to(&format!("/masuk/kode?ref={id}")).into_response()),
+        Err(CodeRequestError::Undeliverable) => Err(PageError::status(
+            lang,
+            StatusCode::SERVICE_UNAVAILABLE,
+            CodeRequestError::UNDELIVERABLE.0,
+            CodeRequestError::UNDELIVERABLE.1,
+        )),
+        Err(CodeRequestError::RateLimited) => Err(PageError::status(
+            lang,
+            StatusCode::TOO_MANY_REQUESTS,
+            CodeRequestError::RATE_LIMITED.0,
+            CodeRequestError::RATE_LIMITED.1,
+        )),
+        Err(CodeRequestError::Internal(e)) => Err(PageError::internal(lang, "/masuk", &*e)),
+    }
+}
+
+/// Why a sign-in code could not be sent.
+pub(super) enum CodeRequestError {
+    Undeliverable,
+    RateLimited,
+    Internal(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl CodeRequestError {
+    pub(super) const UNDELIVERABLE: (&'static str, &'static str) = (
+        "Pengiriman kode masuk belum dikonfigurasi di server ini.",
+        "Sending sign-in codes is not configured on this server.",
+    );
+    pub(super) const RATE_LIMITED: (&'static str, &'static str) = (
+        "Terlalu banyak permintaan kode untuk alamat ini. Coba lagi dalam 15 menit.",
+        "Too many codes were requested for this address. Try again in 15 minutes.",
+    );
+}
+
+/// Makes a one-time sign-in code for `identifier` and queues it for delivery; returns the
+/// reference the code is entered with. Shared by the sign-in page and the API.
+pub(super) async fn request_code(
+    app: &AppState,
+    identifier: &Identifier,
+) -> Result<Uuid, CodeRequestError> {
     let channel = if identifier.kind() == "email" {
         "email"
     } else {
         "sms"
     };
     if !app.settings.can_deliver(channel) {
-        return Err(PageError::status(
-            lang,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Pengiriman kode masuk belum dikonfigurasi di server ini.",
-            "Sending sign-in codes is not configured on this server.",
-        ));
+        return Err(CodeRequestError::Undeliverable);
     }
     let keys = &app.settings.keys;
     let id = Uuid::now_v7();
     let mut digits = [0u8; 4];
-    getrandom::fill(&mut digits).map_err(|_| PageError::unavailable(lang, "/masuk"))?;
+    getrandom::fill(&mut digits).map_err(|e| CodeRequestError::Internal(Box::new(e)))?;
     let code = format!("{:06}", u32::from_le_bytes(digits) % 1_000_000);
     let seal = |context: &str, value: &[u8]| {
         keys.seal(context, value)
-            .map_err(|e| PageError::internal(lang, "/masuk", &e))
+            .map_err(|e| CodeRequestError::Internal(Box::new(e)))
     };
     let identifier_sealed = seal("account.identifier", identifier.as_str().as_bytes())?;
     let recipient_sealed = seal("outbox.recipient", identifier.as_str().as_bytes())?;
@@ -281,16 +318,66 @@ pub async fn send_code(
         },
     };
     match accounts::create_code(&app.db, new, now).await {
-        Ok(()) => Ok(Redirect::to(&format!("/masuk/kode?ref={id}")).into_response()),
-        Err(CodeError::RateLimited) => Err(PageError::status(
-            lang,
-            StatusCode::TOO_MANY_REQUESTS,
-            "Terlalu banyak permintaan kode untuk alamat ini. Coba lagi dalam 15 menit.",
-            "Too many codes were requested for this address. Try again in 15 minutes.",
-        )),
-        Err(CodeError::Storage(e)) => Err(PageError::internal(lang, "/masuk", &e)),
+        Ok(()) => Ok(id),
+        Err(CodeError::RateLimited) => Err(CodeRequestError::RateLimited),
+        Err(CodeError::Storage(e)) => Err(CodeRequestError::Internal(Box::new(e))),
     }
 }
+
+/// What entering a code gave.
+pub(super) enum Redeemed {
+    /// A new session, whose token is given to the client once.
+    SignedIn {
+        session: String,
+    },
+    Wrong {
+        attempts_left: i32,
+    },
+    Dead,
+}
+
+/// Checks `code` against the code `reference`; a match starts a session of
+/// [`SESSION_DAYS`]. `code` must already be six digits.
+pub(super) async fn redeem_code(
+    app: &AppState,
+    reference: Uuid,
+    code: &str,
+) -> Result<Redeemed, crate::storage::StorageError> {
+    let expected = app
+        .settings
+        .keys
+        .lookup_hash("login.code", &format!("{reference}:{code}"));
+    let matches = |stored: &[u8]| {
+        stored.len() == expected.len()
+            && stored
+                .iter()
+                .zip(expected.iter())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    };
+    let session = crate::credentials::random_token().map_err(|e| {
+        crate::storage::StorageError::Sql(sqlx::Error::Io(std::io::Error::other(e)))
+    })?;
+    let outcome = accounts::check_code(
+        &app.db,
+        reference,
+        matches,
+        &token_hash(&session),
+        Duration::days(SESSION_DAYS),
+        Utc::now(),
+    )
+    .await?;
+    Ok(match outcome {
+        CodeCheck::SignedIn { .. } => Redeemed::SignedIn { session },
+        CodeCheck::Wrong { attempts_left } if attempts_left > 0 => {
+            Redeemed::Wrong { attempts_left }
+        }
+        CodeCheck::Wrong { .. } | CodeCheck::Dead => Redeemed::Dead,
+    })
+}
+
+/// How long a session lasts, in seconds.
+pub(super) const SESSION_SECONDS: i64 = SESSION_DAYS * 24 * 3600;
 
 #[derive(Deserialize)]
 pub struct CodeQuery {
@@ -377,48 +464,26 @@ pub async fn enter_code(
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Ok(retry(t.code_format.to_owned(), StatusCode::BAD_REQUEST));
     }
-    let expected = app
-        .settings
-        .keys
-        .lookup_hash("login.code", &format!("{id}:{code}"));
-    let matches = |stored: &[u8]| {
-        stored.len() == expected.len()
-            && stored
-                .iter()
-                .zip(expected.iter())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
-    };
-    let session = random_token()?;
-    let outcome = accounts::check_code(
-        &app.db,
-        id,
-        matches,
-        &token_hash(&session),
-        Duration::days(SESSION_DAYS),
-        Utc::now(),
-    )
-    .await
-    .map_err(|e| PageError::internal(lang, "/masuk", &e))?;
-    match outcome {
-        CodeCheck::SignedIn { .. } => {
+    match redeem_code(&app, id, &code)
+        .await
+        .map_err(|e| PageError::internal(lang, "/masuk", &e))?
+    {
+        Redeemed::SignedIn { session } => {
             let mut response = Redirect::to("/akun").into_response();
             set_cookie(
                 &mut response,
                 &app,
                 SESSION_COOKIE,
                 &session,
-                SESSION_DAYS * 24 * 3600,
+                SESSION_SECONDS,
             );
             Ok(response)
         }
-        CodeCheck::Wrong { attempts_left } if attempts_left > 0 => Ok(retry(
+        Redeemed::Wrong { attempts_left } => Ok(retry(
             format!("{} ({} {attempts_left})", t.code_wrong, t.tries_left),
             StatusCode::BAD_REQUEST,
         )),
-        CodeCheck::Wrong { .. } | CodeCheck::Dead => {
-            Ok(retry(t.code_dead.to_owned(), StatusCode::BAD_REQUEST))
-        }
+        Redeemed::Dead => Ok(retry(t.code_dead.to_owned(), StatusCode::BAD_REQUEST)),
     }
 }
 

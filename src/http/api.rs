@@ -781,13 +781,23 @@ fn unauthorized() -> axum::response::Response {
     response
 }
 
-fn forbidden_api() -> ApiError {
+pub(super) fn forbidden_api() -> ApiError {
     ApiError::new(
         axum::http::StatusCode::FORBIDDEN,
         "forbidden",
         "Token ini tidak berwenang untuk tindakan ini di tempat ini.",
         "This token may not do this here.",
     )
+}
+
+/// The token of an `Authorization: Bearer …` header.
+pub(super) fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.len() <= 200)
 }
 
 /// Checks the bearer token and its scope; the caller checks the grants at the place.
@@ -797,13 +807,7 @@ pub async fn token_holder(
     scope: &str,
 ) -> Result<TokenHolder, axum::response::Response> {
     use axum::response::IntoResponse;
-    let token = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty() && t.len() <= 200);
-    let Some(token) = token else {
+    let Some(token) = bearer(headers) else {
         return Err(unauthorized());
     };
     let now = chrono::Utc::now();

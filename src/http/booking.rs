@@ -9,7 +9,7 @@ use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::{DateTime, Days, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::NaiveDate;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -17,90 +17,11 @@ use super::AppState;
 use super::account::{PlainForm, checked_form, csrf, csrf_forms, render, signed_in};
 use super::errors::PageError;
 use super::i18n::{Lang, Texts};
-use crate::catalog::{Catalog, Mpp, Service};
-use crate::domain::booking::{bookable, booking_code, slots_of_day};
+use crate::booking_desk::{BookRequest, Refusal, changeable, day_key, local_now};
 use crate::domain::opening::time_zone;
 use crate::domain::queue::due_time;
-use crate::storage::bookings::{
-    self as store, BookError, BookingRule, CheckInError, NewBooking, NewSlot,
-};
+use crate::storage::bookings::{self as store, CheckInError};
 use crate::storage::queue::NewTicket;
-
-fn local_now(mpp: &Mpp, now: DateTime<Utc>) -> chrono::NaiveDateTime {
-    now.with_timezone(&time_zone(&mpp.province_code))
-        .naive_local()
-}
-
-fn to_utc(mpp: &Mpp, day: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
-    time_zone(&mpp.province_code)
-        .from_local_datetime(&day.and_time(time))
-        .single()
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_default()
-}
-
-fn release_time(rule: &BookingRule) -> NaiveTime {
-    NaiveTime::parse_from_str(&rule.release_time, "%H:%M").unwrap_or(NaiveTime::MIN)
-}
-
-/// The days of the booking window that are released and working days for the service's tenant.
-fn open_days(
-    catalog: &Catalog,
-    mpp: &Mpp,
-    service: &Service,
-    rule: &BookingRule,
-    now: DateTime<Utc>,
-) -> Vec<NaiveDate> {
-    let local = local_now(mpp, now);
-    let tenant = &catalog.tenants[service.tenant];
-    let calendar = catalog.calendar(mpp, local.date(), tenant.observes_cuti_bersama);
-    (0..=u64::try_from(rule.days_ahead).unwrap_or(0))
-        .filter_map(|d| local.date().checked_add_days(Days::new(d)))
-        .filter(|day| !calendar.is_day_off(*day))
-        .filter(|day| {
-            crate::domain::booking::release_of(
-                *day,
-                u32::try_from(rule.days_ahead).unwrap_or(0),
-                release_time(rule),
-            ) <= local
-        })
-        .filter(|day| {
-            !slots_of_day(
-                &mpp.hours,
-                *day,
-                u32::try_from(rule.slot_minutes).unwrap_or(30),
-            )
-            .is_empty()
-        })
-        .collect()
-}
-
-/// Makes the slots of `day` if they do not exist yet.
-async fn ensure_day(
-    app: &AppState,
-    mpp: &Mpp,
-    service: &Service,
-    rule: &BookingRule,
-    day: NaiveDate,
-) -> Result<(), crate::storage::StorageError> {
-    let key = day.format("%Y-%m-%d").to_string();
-    if !store::slots(&app.db, service.id, &key).await?.is_empty() {
-        return Ok(());
-    }
-    let slots: Vec<NewSlot> = slots_of_day(
-        &mpp.hours,
-        day,
-        u32::try_from(rule.slot_minutes).unwrap_or(30),
-    )
-    .into_iter()
-    .map(|s| NewSlot {
-        day: key.clone(),
-        starts_at: to_utc(mpp, day, s.starts),
-        ends_at: to_utc(mpp, day, s.ends),
-    })
-    .collect();
-    store::ensure_slots(&app.db, service.id, rule.quota_per_slot, &slots).await
-}
 
 struct SlotView {
     id: Uuid,
@@ -125,19 +46,25 @@ struct BookPage<'a> {
     slots: Vec<SlotView>,
     key: String,
     error: Option<String>,
+    /// The booking being moved to another time, if any.
+    moving: Option<Uuid>,
 }
 
 #[derive(Deserialize)]
 pub struct DayQuery {
     hari: Option<String>,
+    pindah: Option<String>,
 }
 
+/// The page to choose a day and a time (to book, or to move the booking `moving`).
+#[allow(clippy::too_many_arguments)]
 async fn book_page(
     app: &AppState,
     lang: Lang,
     headers: &HeaderMap,
     service_id: &str,
     day: Option<String>,
+    moving: Option<Uuid>,
     error: Option<String>,
     status: StatusCode,
 ) -> Result<Response, PageError> {
@@ -148,53 +75,31 @@ async fn book_page(
         .and_then(|id| catalog.service(id))
         .ok_or_else(|| PageError::not_found(lang, &here))?;
     let mpp = &catalog.mpps[service.mpp];
-    let rule = store::rule(&app.db, service.id)
+    let desk = &app.booking;
+    let rule = desk
+        .rule(&app.db, service.id)
         .await
         .map_err(|e| PageError::internal(lang, &here, &e))?;
     let now = app.settings.clock.now();
     let (days, chosen, slots) = match &rule {
         Some(rule) => {
-            let days = open_days(&catalog, mpp, service, rule, now);
+            let days = desk.open_days(&catalog, service, rule, now);
             let chosen = day
                 .and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok())
                 .filter(|d| days.contains(d))
                 .or_else(|| days.first().copied());
             let slots = match chosen {
-                Some(day) => {
-                    ensure_day(app, mpp, service, rule, day)
-                        .await
-                        .map_err(|e| PageError::internal(lang, &here, &e))?;
-                    let local = local_now(mpp, now);
-                    store::slots(&app.db, service.id, &day.format("%Y-%m-%d").to_string())
-                        .await
-                        .map_err(|e| PageError::internal(lang, &here, &e))?
-                        .into_iter()
-                        .filter(|s| {
-                            let starts = parse_time(&s.starts_at)
-                                .with_timezone(&time_zone(&mpp.province_code))
-                                .naive_local();
-                            bookable(
-                                day,
-                                starts.time(),
-                                local,
-                                u32::try_from(rule.days_ahead).unwrap_or(0),
-                                release_time(rule),
-                            )
-                        })
-                        .map(|s| {
-                            let zone = time_zone(&mpp.province_code);
-                            let a = parse_time(&s.starts_at)
-                                .with_timezone(&zone)
-                                .format("%H:%M");
-                            let b = parse_time(&s.ends_at).with_timezone(&zone).format("%H:%M");
-                            SlotView {
-                                id: s.id,
-                                label: format!("{a}–{b}"),
-                                left: (s.quota - s.booked).max(0),
-                            }
-                        })
-                        .collect()
-                }
+                Some(day) => desk
+                    .open_slots(&app.db, &catalog, service, rule, day, now)
+                    .await
+                    .map_err(|e| PageError::internal(lang, &here, &e))?
+                    .into_iter()
+                    .map(|s| SlotView {
+                        id: s.id,
+                        label: format!("{}–{}", s.starts.format("%H:%M"), s.ends.format("%H:%M")),
+                        left: s.left,
+                    })
+                    .collect(),
                 None => Vec::new(),
             };
             (days, chosen, slots)
@@ -202,9 +107,7 @@ async fn book_page(
         None => (Vec::new(), None, Vec::new()),
     };
     let (token, fresh) = csrf(headers)?;
-    let chosen_text = chosen
-        .map(|d| d.format("%Y-%m-%d").to_string())
-        .unwrap_or_default();
+    let chosen_text = chosen.map(day_key).unwrap_or_default();
     let page = BookPage {
         t: lang.texts(),
         lang,
@@ -218,18 +121,16 @@ async fn book_page(
         days: days
             .iter()
             .map(|d| {
-                let key = d.format("%Y-%m-%d").to_string();
-                (
-                    key.clone(),
-                    d.format("%d-%m").to_string(),
-                    key == chosen_text,
-                )
+                let key = day_key(*d);
+                let chosen = key == chosen_text;
+                (key, d.format("%d-%m").to_string(), chosen)
             })
             .collect(),
         day: chosen_text,
         slots,
         key: crate::credentials::random_token().map_err(|_| PageError::unavailable(lang, "/"))?,
         error,
+        moving,
     };
     Ok(render(page, status, fresh.then_some((app, token.as_str()))))
 }
@@ -241,19 +142,25 @@ pub async fn book_form(
     Path(id): Path<String>,
     query: Result<Query<DayQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
-    if signed_in(&app, &headers, lang).await?.is_none() {
+    let Some(session) = signed_in(&app, &headers, lang).await? else {
         return Ok(Redirect::to("/masuk").into_response());
-    }
-    book_page(
-        &app,
-        lang,
-        &headers,
-        &id,
-        query.ok().and_then(|Query(q)| q.hari),
-        None,
-        StatusCode::OK,
-    )
-    .await
+    };
+    let (day, moving) = match query {
+        Ok(Query(q)) => (q.hari, q.pindah.and_then(|m| Uuid::parse_str(&m).ok())),
+        Err(_) => (None, None),
+    };
+    // Only one's own booking, still active, can be moved.
+    let moving = match moving {
+        Some(m) => app
+            .booking
+            .own(&app.db, m, session.account_id)
+            .await
+            .ok()
+            .filter(|b| b.state == "booked")
+            .map(|b| b.id),
+        None => None,
+    };
+    book_page(&app, lang, &headers, &id, day, moving, None, StatusCode::OK).await
 }
 
 #[derive(Deserialize)]
@@ -267,6 +174,20 @@ pub struct BookForm {
 }
 
 csrf_forms!(BookForm);
+
+/// The status and day to show again with a refusal.
+fn refusal_status(refusal: &Refusal) -> StatusCode {
+    match refusal {
+        Refusal::Full | Refusal::AlreadyBooked(_) | Refusal::NotActive | Refusal::CutoffPassed => {
+            StatusCode::CONFLICT
+        }
+        Refusal::NoBooking => StatusCode::NOT_FOUND,
+        Refusal::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        Refusal::NotBookable | Refusal::NoSuchSlot | Refusal::NotOpen => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+    }
+}
 
 pub async fn book(
     State(app): State<AppState>,
@@ -285,115 +206,52 @@ pub async fn book(
         .ok()
         .and_then(|id| catalog.service(id))
         .ok_or_else(|| PageError::not_found(lang, &here))?;
-    let mpp = &catalog.mpps[service.mpp];
-    let refuse = |id_text: &str, en: &str, day: Option<String>| {
-        let message = lang.pick(id_text, en).to_owned();
-        (message, day)
-    };
-    let rule = store::rule(&app.db, service.id)
-        .await
-        .map_err(|e| PageError::internal(lang, &here, &e))?;
-    let slot = match Uuid::parse_str(&form.slot) {
-        Ok(id) => store::slot(&app.db, id)
-            .await
-            .map_err(|e| PageError::internal(lang, &here, &e))?,
-        Err(_) => None,
-    };
-    let now = app.settings.clock.now();
-    let problem = match (&rule, &slot) {
-        (None, _) => Some(refuse(
-            "Layanan ini belum dapat dipesan secara daring.",
-            "This service cannot be booked online yet.",
-            None,
-        )),
-        (_, None) => Some(refuse("Pilih salah satu jam.", "Choose a time.", None)),
-        (Some(_), Some(s)) if s.service_id != service.id => {
-            Some(refuse("Pilih salah satu jam.", "Choose a time.", None))
-        }
-        (Some(rule), Some(s)) => {
-            let zone = time_zone(&mpp.province_code);
-            let starts = parse_time(&s.starts_at).with_timezone(&zone).naive_local();
-            (!bookable(
-                starts.date(),
-                starts.time(),
-                local_now(mpp, now),
-                u32::try_from(rule.days_ahead).unwrap_or(0),
-                release_time(rule),
-            ))
-            .then(|| {
-                refuse(
-                    "Jam itu sudah lewat atau belum dibuka untuk pemesanan.",
-                    "That time has passed or is not open for booking yet.",
-                    Some(s.day.clone()),
-                )
-            })
-        }
-    };
-    if let Some((message, day)) = problem {
-        return book_page(
-            &app,
-            lang,
-            &headers,
-            &id,
-            day,
-            Some(message),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    }
-    let Some(slot) = slot else {
-        return Err(PageError::not_found(lang, &here));
-    };
-    let mut random = [0u8; 5];
-    getrandom::fill(&mut random).map_err(|_| PageError::unavailable(lang, &here))?;
-    let code = booking_code(random);
     let key: String = form.key.chars().take(64).collect();
-    match store::book(
-        &app.db,
-        NewBooking {
-            slot_id: slot.id,
-            account_id: session.account_id,
-            code: &code,
-            idempotency_key: &key,
-        },
-        now,
-    )
-    .await
-    {
+    let result = match Uuid::parse_str(form.slot.trim()) {
+        Ok(slot) => {
+            app.booking
+                .book(
+                    &app.db,
+                    &catalog,
+                    service,
+                    BookRequest {
+                        slot_id: slot,
+                        account_id: session.account_id,
+                        key: &key,
+                    },
+                    app.settings.clock.now(),
+                )
+                .await
+        }
+        Err(_) => Err(Refusal::NoSuchSlot),
+    };
+    match result {
         Ok(b) => Ok(Redirect::to(&format!("/akun/pesanan/{}", b.id)).into_response()),
-        Err(BookError::Full) => {
+        Err(Refusal::Storage(e)) => Err(PageError::internal(lang, &here, &e)),
+        Err(refusal) => {
+            let (_, id_text, en) = refusal.words();
+            let day = match Uuid::parse_str(form.slot.trim()) {
+                Ok(slot) => app
+                    .booking
+                    .slot(&app.db, slot)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|s| s.day),
+                Err(_) => None,
+            };
             book_page(
                 &app,
                 lang,
                 &headers,
                 &id,
-                Some(slot.day),
-                Some(
-                    lang.pick(
-                        "Jam itu baru saja penuh. Pilih jam lain.",
-                        "That time just filled up. Choose another.",
-                    )
-                    .to_owned(),
-                ),
-                StatusCode::CONFLICT,
+                day,
+                None,
+                Some(lang.pick(id_text, en).to_owned()),
+                refusal_status(&refusal),
             )
             .await
         }
-        Err(BookError::AlreadyBooked(existing)) => {
-            let _ = existing;
-            book_page(
-                &app,
-                lang,
-                &headers,
-                &id,
-                Some(slot.day),
-                Some(lang.pick("Anda sudah memesan layanan ini pada hari itu. Batalkan pesanan itu dulu untuk memilih jam lain.", "You already booked this service on that day. Cancel that booking first to choose another time.").to_owned()),
-                StatusCode::CONFLICT,
-            )
-            .await
-        }
-        Err(BookError::NoSlot) => Err(PageError::not_found(lang, &here)),
-        Err(BookError::Storage(e)) => Err(PageError::internal(lang, &here, &e)),
     }
 }
 
@@ -405,6 +263,7 @@ struct BookingPage<'a> {
     here: String,
     csrf: &'a str,
     id: Uuid,
+    service_id: Uuid,
     code: String,
     service: String,
     tenant: String,
@@ -412,8 +271,24 @@ struct BookingPage<'a> {
     when: String,
     state: String,
     qr: String,
-    cancellable: bool,
+    changeable: bool,
     ticket: Option<Uuid>,
+    moved: bool,
+}
+
+#[derive(Deserialize)]
+pub struct BookingQuery {
+    dipindah: Option<String>,
+}
+
+/// What a booking's state means to its holder.
+pub fn state_words(state: &str, lang: Lang) -> &'static str {
+    match state {
+        "booked" => lang.pick("Dipesan", "Booked"),
+        "checked_in" => lang.pick("Sudah lapor di kios", "Checked in"),
+        "cancelled" => lang.pick("Dibatalkan", "Cancelled"),
+        _ => lang.pick("Tidak datang", "Missed"),
+    }
 }
 
 pub async fn booking(
@@ -421,27 +296,30 @@ pub async fn booking(
     lang: Lang,
     headers: HeaderMap,
     Path(id): Path<String>,
+    query: Result<Query<BookingQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
     let here = format!("/akun/pesanan/{id}");
     let Some(session) = signed_in(&app, &headers, lang).await? else {
         return Ok(Redirect::to("/masuk").into_response());
     };
-    let b = Uuid::parse_str(&id).ok();
-    let b = match b {
-        Some(b) => store::booking(&app.db, b)
-            .await
-            .map_err(|e| PageError::internal(lang, &here, &e))?,
-        None => None,
+    let b = match Uuid::parse_str(&id) {
+        Ok(b) => app.booking.own(&app.db, b, session.account_id).await,
+        Err(_) => Err(Refusal::NoBooking),
     };
-    // Someone else's booking is not found, not forbidden: its existence is not revealed.
-    let b = b
-        .filter(|b| b.account_id == session.account_id)
-        .ok_or_else(|| PageError::not_found(lang, &here))?;
-    let slot = store::slot(&app.db, b.slot_id)
+    let b = match b {
+        Ok(b) => b,
+        Err(Refusal::Storage(e)) => return Err(PageError::internal(lang, &here, &e)),
+        Err(_) => return Err(PageError::not_found(lang, &here)),
+    };
+    let slot = app
+        .booking
+        .slot(&app.db, b.slot_id)
         .await
         .map_err(|e| PageError::internal(lang, &here, &e))?
         .ok_or_else(|| PageError::not_found(lang, &here))?;
-    let rule = store::rule(&app.db, b.service_id)
+    let rule = app
+        .booking
+        .rule(&app.db, b.service_id)
         .await
         .map_err(|e| PageError::internal(lang, &here, &e))?;
     let catalog = app.catalog.get();
@@ -449,7 +327,6 @@ pub async fn booking(
     let mpp = service.map(|s| &catalog.mpps[s.mpp]);
     let zone = mpp.map_or_else(|| time_zone("31"), |m| time_zone(&m.province_code));
     let starts = parse_time(&slot.starts_at);
-    let cutoff = Duration::minutes(i64::from(rule.map_or(60, |r| r.cancel_cutoff_minutes)));
     let now = app.settings.clock.now();
     let (token, fresh) = csrf(&headers)?;
     let page = BookingPage {
@@ -458,6 +335,7 @@ pub async fn booking(
         here,
         csrf: &token,
         id: b.id,
+        service_id: b.service_id,
         qr: crate::credentials::qr_svg_data_url(&b.code).unwrap_or_default(),
         code: b.code.clone(),
         service: service.map(|s| s.name.clone()).unwrap_or_default(),
@@ -466,29 +344,34 @@ pub async fn booking(
             .unwrap_or_default(),
         mpp: mpp.map(|m| m.name.clone()).unwrap_or_default(),
         when: format!(
-            "{} {}–{}",
+            "{}–{}",
             starts.with_timezone(&zone).format("%d-%m-%Y %H:%M"),
-            "",
             parse_time(&slot.ends_at)
                 .with_timezone(&zone)
                 .format("%H:%M")
-        )
-        .replace(" –", "–"),
-        state: match b.state.as_str() {
-            "booked" => lang.pick("Dipesan", "Booked"),
-            "checked_in" => lang.pick("Sudah lapor di kios", "Checked in"),
-            "cancelled" => lang.pick("Dibatalkan", "Cancelled"),
-            _ => lang.pick("Tidak datang", "Missed"),
-        }
-        .to_owned(),
-        cancellable: b.state == "booked" && now + cutoff < starts,
+        ),
+        state: state_words(&b.state, lang).to_owned(),
+        changeable: b.state == "booked" && changeable(rule.as_ref(), starts, now),
         ticket: b.ticket_id,
+        moved: query.is_ok_and(|Query(q)| q.dipindah.is_some()),
     };
     Ok(render(
         page,
         StatusCode::OK,
         fresh.then_some((&app, token.as_str())),
     ))
+}
+
+/// A refusal to change a booking, as a page.
+fn change_refused(lang: Lang, here: &str, refusal: Refusal) -> PageError {
+    match refusal {
+        Refusal::Storage(e) => PageError::internal(lang, here, &e),
+        Refusal::NoBooking => PageError::not_found(lang, here),
+        other => {
+            let (_, id, en) = other.words();
+            PageError::status(lang, refusal_status(&other), id, en)
+        }
+    }
 }
 
 pub async fn cancel(
@@ -504,41 +387,80 @@ pub async fn cancel(
         return Ok(Redirect::to("/masuk").into_response());
     };
     let id = Uuid::parse_str(&id).map_err(|_| PageError::not_found(lang, &here))?;
-    let b = store::booking(&app.db, id)
+    app.booking
+        .cancel(&app.db, id, session.account_id, app.settings.clock.now())
         .await
-        .map_err(|e| PageError::internal(lang, &here, &e))?
-        .filter(|b| b.account_id == session.account_id)
-        .ok_or_else(|| PageError::not_found(lang, &here))?;
-    let slot = store::slot(&app.db, b.slot_id)
-        .await
-        .map_err(|e| PageError::internal(lang, &here, &e))?
-        .ok_or_else(|| PageError::not_found(lang, &here))?;
-    let cutoff = store::rule(&app.db, b.service_id)
-        .await
-        .map_err(|e| PageError::internal(lang, &here, &e))?
-        .map_or(60, |r| r.cancel_cutoff_minutes);
-    if app.settings.clock.now() + Duration::minutes(i64::from(cutoff))
-        >= parse_time(&slot.starts_at)
-    {
-        return Err(PageError::status(
-            lang,
-            StatusCode::CONFLICT,
-            "Batas waktu pembatalan sudah lewat.",
-            "The time to cancel has passed.",
-        ));
-    }
-    if !store::cancel(&app.db, id, session.account_id)
-        .await
-        .map_err(|e| PageError::internal(lang, &here, &e))?
-    {
-        return Err(PageError::status(
-            lang,
-            StatusCode::CONFLICT,
-            "Pesanan ini tidak dapat dibatalkan lagi.",
-            "This booking can no longer be cancelled.",
-        ));
-    }
+        .map_err(|r| change_refused(lang, &here, r))?;
     Ok(Redirect::to(&here).into_response())
+}
+
+/// Moves one's booking to the slot chosen on the booking page opened with `?pindah=`.
+pub async fn reschedule(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    form: Result<Form<BookForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let here = format!("/akun/pesanan/{id}");
+    let form = checked_form(form, &headers, lang, &here)?;
+    let Some(session) = signed_in(&app, &headers, lang).await? else {
+        return Ok(Redirect::to("/masuk").into_response());
+    };
+    let id = Uuid::parse_str(&id).map_err(|_| PageError::not_found(lang, &here))?;
+    let catalog = app.catalog.get();
+    let result = match Uuid::parse_str(form.slot.trim()) {
+        Ok(slot) => {
+            app.booking
+                .reschedule(
+                    &app.db,
+                    &catalog,
+                    id,
+                    session.account_id,
+                    slot,
+                    app.settings.clock.now(),
+                )
+                .await
+        }
+        Err(_) => Err(Refusal::NoSuchSlot),
+    };
+    match result {
+        Ok(b) => Ok(Redirect::to(&format!("/akun/pesanan/{}?dipindah=1", b.id)).into_response()),
+        Err(
+            refusal @ (Refusal::Full
+            | Refusal::NoSuchSlot
+            | Refusal::NotOpen
+            | Refusal::AlreadyBooked(_)),
+        ) => {
+            let (_, id_text, en) = refusal.words();
+            let booking = app.booking.own(&app.db, id, session.account_id).await;
+            let Ok(booking) = booking else {
+                return Err(PageError::not_found(lang, &here));
+            };
+            let day = match Uuid::parse_str(form.slot.trim()) {
+                Ok(slot) => app
+                    .booking
+                    .slot(&app.db, slot)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|s| s.day),
+                Err(_) => None,
+            };
+            book_page(
+                &app,
+                lang,
+                &headers,
+                &booking.service_id.to_string(),
+                day,
+                Some(id),
+                Some(lang.pick(id_text, en).to_owned()),
+                refusal_status(&refusal),
+            )
+            .await
+        }
+        Err(refusal) => Err(change_refused(lang, &here, refusal)),
+    }
 }
 
 #[derive(Deserialize)]
@@ -614,6 +536,12 @@ pub async fn check_in(
             StatusCode::CONFLICT,
             "Pemesanan ini untuk hari lain.",
             "This booking is for another day.",
+        )),
+        Err(CheckInError::Late) => Err(PageError::status(
+            lang,
+            StatusCode::CONFLICT,
+            "Jadwal pesanan ini sudah lewat lebih dari 15 menit. Silakan ambil nomor antrean biasa.",
+            "This booking's time passed more than 15 minutes ago. Please take a walk-in ticket.",
         )),
         Err(CheckInError::NotActive) => Err(PageError::status(
             lang,

@@ -14,6 +14,7 @@ macro_rules! staff_or_return {
 
 pub mod account;
 pub mod api;
+pub mod api_queue;
 pub mod booking;
 pub mod errors;
 pub mod i18n;
@@ -110,6 +111,8 @@ pub struct AppState {
     pub settings: Settings,
     openapi_json: Arc<String>,
     page_cache: Arc<pages::PageCache>,
+    /// Booking rules and days' slots shared by the booking pages and the API.
+    pub booking: Arc<crate::booking_desk::BookingDesk>,
 }
 
 #[derive(OpenApi)]
@@ -125,6 +128,8 @@ pub struct AppState {
     tags(
         (name = "registry", description = "Wilayah (Kemendagri codes)"),
         (name = "catalog", description = "MPP, UPP and services"),
+        (name = "accounts", description = "Citizens' sessions: a one-time code by e-mail or SMS, then a bearer token"),
+        (name = "queue", description = "Booking slots, bookings, tickets, display boards and counters"),
         (name = "health", description = "Liveness and readiness")
     )
 )]
@@ -143,7 +148,8 @@ impl utoipa::Modify for BearerScheme {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "An API token created in the staff area (/staf/token).",
+                        "A staff API token created at /staf/token (scopes `catalog:write`, `queue:operate`), \
+                         or a citizen's session token from POST /api/v1/session.",
                     ))
                     .build(),
             ),
@@ -241,19 +247,23 @@ fn page_routes(
         &[("GET", Public), ("POST", Public)],
         get(account::sign_in_form)
             .post(account::send_code)
-            .route_layer(per_address_limit(sign_in_burst, proxies)),
+            .route_layer(per_address_limit(sign_in_burst, proxies, false)),
     )
     .add(
         "/masuk/kode",
         &[("GET", Public), ("POST", Public)],
         get(account::code_form)
             .post(account::enter_code)
-            .route_layer(per_address_limit(sign_in_burst, proxies)),
+            .route_layer(per_address_limit(sign_in_burst, proxies, false)),
     )
     .add(
         "/masuk/sandi",
         &[("POST", Public)],
-        post(account::password_sign_in).route_layer(per_address_limit(sign_in_burst, proxies)),
+        post(account::password_sign_in).route_layer(per_address_limit(
+            sign_in_burst,
+            proxies,
+            false,
+        )),
     )
     .add("/akun", &[("GET", Citizen)], get(account::account))
     .add(
@@ -278,28 +288,28 @@ fn page_routes(
         &[("GET", Public), ("POST", Public)],
         get(staff::sign_in_form)
             .post(staff::sign_in)
-            .route_layer(per_address_limit(sign_in_burst, proxies)),
+            .route_layer(per_address_limit(sign_in_burst, proxies, false)),
     )
     .add(
         "/staf/verifikasi",
         &[("GET", SecondFactor), ("POST", SecondFactor)],
         get(staff::totp_form)
             .post(staff::verify_totp)
-            .route_layer(per_address_limit(sign_in_burst, proxies)),
+            .route_layer(per_address_limit(sign_in_burst, proxies, false)),
     )
     .add(
         "/staf/lupa",
         &[("GET", Public), ("POST", Public)],
         get(staff::reset_form)
             .post(staff::request_reset)
-            .route_layer(per_address_limit(sign_in_burst, proxies)),
+            .route_layer(per_address_limit(sign_in_burst, proxies, false)),
     )
     .add(
         "/staf/tautan/{token}",
         &[("GET", Public), ("POST", Public)],
         get(staff::link_form)
             .post(staff::use_link)
-            .route_layer(per_address_limit(sign_in_burst, proxies)),
+            .route_layer(per_address_limit(sign_in_burst, proxies, false)),
     )
     .add("/staf", &[("GET", Staff(EnterStaffArea))], get(staff::home))
     .add(
@@ -391,6 +401,11 @@ fn page_routes(
         &[("POST", Citizen)],
         post(booking::cancel),
     )
+    .add(
+        "/akun/pesanan/{id}/pindah",
+        &[("POST", Citizen)],
+        post(booking::reschedule),
+    )
     .add("/antrean/{id}", &[("GET", Public)], get(queue::ticket))
     .add(
         "/antrean/{id}/batal",
@@ -449,6 +464,33 @@ pub const API_ACCESS: &[(&str, &str, Access)] = &[
         "/api/v1/services/{id}",
         Access::Token("catalog:write", crate::domain::roles::Action::EditService),
     ),
+    ("get", "/api/v1/services/{id}/slots", Access::Public),
+    ("post", "/api/v1/session/code", Access::Public),
+    ("post", "/api/v1/session", Access::Public),
+    ("delete", "/api/v1/session", Access::Citizen),
+    ("get", "/api/v1/bookings", Access::Citizen),
+    ("post", "/api/v1/bookings", Access::Citizen),
+    ("get", "/api/v1/bookings/{id}", Access::Citizen),
+    ("post", "/api/v1/bookings/{id}/cancel", Access::Citizen),
+    ("post", "/api/v1/bookings/{id}/reschedule", Access::Citizen),
+    ("get", "/api/v1/tickets/{id}", Access::Public),
+    ("get", "/api/v1/mpps/{slug}/board", Access::Public),
+    (
+        "get",
+        "/api/v1/counters/{id}",
+        Access::Token(
+            "queue:operate",
+            crate::domain::roles::Action::OperateCounter,
+        ),
+    ),
+    (
+        "post",
+        "/api/v1/counters/{id}/actions",
+        Access::Token(
+            "queue:operate",
+            crate::domain::roles::Action::OperateCounter,
+        ),
+    ),
     ("get", "/api/v1/templates", Access::Public),
     ("get", "/api/v1/templates/{slug}", Access::Public),
     ("get", "/healthz", Access::Public),
@@ -456,8 +498,23 @@ pub const API_ACCESS: &[(&str, &str, Access)] = &[
 ];
 
 /// The API routes and their OpenAPI description, from one registration.
-fn api_router() -> OpenApiRouter<AppState> {
+fn api_router(sign_in_burst: u32, proxies: &Arc<Vec<std::net::IpAddr>>) -> OpenApiRouter<AppState> {
+    // Signing in is limited per client address, as on the sign-in pages.
+    let sign_in = OpenApiRouter::new()
+        .routes(routes!(api_queue::send_code))
+        .routes(routes!(api_queue::start_session, api_queue::end_session))
+        .route_layer(per_address_limit(sign_in_burst, proxies, true));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(sign_in)
+        .routes(routes!(api_queue::service_slots))
+        .routes(routes!(api_queue::list_bookings, api_queue::create_booking))
+        .routes(routes!(api_queue::get_booking))
+        .routes(routes!(api_queue::cancel_booking))
+        .routes(routes!(api_queue::reschedule_booking))
+        .routes(routes!(api_queue::get_ticket))
+        .routes(routes!(api_queue::board))
+        .routes(routes!(api_queue::get_counter))
+        .routes(routes!(api_queue::counter_action))
         .routes(routes!(api::list_regions))
         .routes(routes!(api::list_mpps))
         .routes(routes!(api::get_mpp))
@@ -472,7 +529,7 @@ fn api_router() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document as served at `/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_router().split_for_parts().1
+    api_router(10, &Arc::new(Vec::new())).split_for_parts().1
 }
 
 pub fn openapi_json() -> String {
@@ -482,13 +539,15 @@ pub fn openapi_json() -> String {
 }
 
 pub fn router(db: Db, catalog: SharedCatalog, settings: Settings) -> Router {
-    let (api, doc) = api_router().split_for_parts();
+    let (api, doc) =
+        api_router(settings.sign_in_burst, &settings.trusted_proxies).split_for_parts();
     let state = AppState {
         db,
         catalog,
         settings,
         openapi_json: Arc::new(doc.to_pretty_json().unwrap_or_default()),
         page_cache: Arc::new(pages::PageCache::new()),
+        booking: Arc::new(crate::booking_desk::BookingDesk::new()),
     };
     let (pages, _) = page_routes(
         state.settings.sign_in_burst,
@@ -586,6 +645,7 @@ impl MakeRequestId for RequestIds {
 fn per_address_limit(
     burst: u32,
     proxies: &Arc<Vec<std::net::IpAddr>>,
+    api: bool,
 ) -> GovernorLayer<ClientAddress, NoOpMiddleware<QuantaInstant>, axum::body::Body> {
     let config = GovernorConfigBuilder::default()
         .key_extractor(ClientAddress {
@@ -607,14 +667,19 @@ fn per_address_limit(
             }
         }
     });
-    GovernorLayer::new(config).error_handler(|error| match error {
-        GovernorError::TooManyRequests { .. } => errors::PageError::status(
-            i18n::Lang::Id,
-            axum::http::StatusCode::TOO_MANY_REQUESTS,
-            "Terlalu banyak percobaan dari alamat jaringan ini. Tunggu sebentar lalu coba lagi.",
-            "Too many attempts from this network address. Wait a moment and try again.",
-        )
-        .into_response(),
+    GovernorLayer::new(config).error_handler(move |error| match error {
+        GovernorError::TooManyRequests { .. } => {
+            let (id, en) = (
+                "Terlalu banyak percobaan dari alamat jaringan ini. Tunggu sebentar lalu coba lagi.",
+                "Too many attempts from this network address. Wait a moment and try again.",
+            );
+            let status = axum::http::StatusCode::TOO_MANY_REQUESTS;
+            if api {
+                errors::ApiError::new(status, "rate_limited", id, en).into_response()
+            } else {
+                errors::PageError::status(i18n::Lang::Id, status, id, en).into_response()
+            }
+        }
         other => {
             tracing::warn!(error = %other, "rate limiter");
             errors::PageError::status(

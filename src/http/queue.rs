@@ -256,6 +256,55 @@ fn state_words(state: TicketState, lang: Lang) -> &'static str {
     }
 }
 
+/// Where a ticket stands: people ahead and the estimated wait while waiting, the counter when
+/// called or served. Shared by the ticket page and the API.
+pub(super) struct Progress {
+    pub ahead: Option<usize>,
+    pub wait_minutes: Option<i64>,
+    pub counter: Option<String>,
+    pub counter_number: Option<i32>,
+}
+
+pub(super) async fn progress(
+    app: &AppState,
+    ticket: &TicketRow,
+    state: TicketState,
+    now: DateTime<Utc>,
+) -> Result<Progress, crate::storage::StorageError> {
+    let (ahead, wait_minutes) = if state == TicketState::Waiting {
+        let waiting = store::waiting(&app.db, ticket.tenant_id, &ticket.day).await?;
+        let mine = call_order(&candidate(ticket), now);
+        let ahead = waiting
+            .iter()
+            .filter(|t| t.id != ticket.id && call_order(&candidate(t), now) < mine)
+            .count();
+        let times = store::recent_service_seconds(&app.db, ticket.tenant_id, 20).await?;
+        let counters = store::open_counters(&app.db, ticket.tenant_id)
+            .await?
+            .max(1);
+        // From recent service times when there are some; otherwise no estimate is shown.
+        let estimate = (!times.is_empty()).then(|| {
+            let mean = times.iter().sum::<i64>() / times.len() as i64;
+            (mean * (ahead as i64 + 1) / counters + 59) / 60
+        });
+        (Some(ahead), estimate)
+    } else {
+        (None, None)
+    };
+    let counter = match ticket.counter_id {
+        Some(c) if matches!(state, TicketState::Called | TicketState::Serving) => {
+            store::counter(&app.db, c).await?
+        }
+        _ => None,
+    };
+    Ok(Progress {
+        ahead,
+        wait_minutes,
+        counter_number: counter.as_ref().map(|c| c.number),
+        counter: counter.map(|c| c.name),
+    })
+}
+
 fn candidate(t: &TicketRow) -> Candidate {
     Candidate {
         due_at: parse_time(&t.due_at),
@@ -286,41 +335,14 @@ pub async fn ticket(
     let service = catalog.service(ticket.service_id);
     let mpp = catalog.mpp_by_id(ticket.mpp_id);
     let state = TicketState::parse(&ticket.state).unwrap_or(TicketState::Waiting);
-    let now = app.settings.clock.now();
-    let (ahead, wait_minutes) = if state == TicketState::Waiting {
-        let waiting = store::waiting(&app.db, ticket.tenant_id, &ticket.day)
-            .await
-            .map_err(|e| PageError::internal(lang, &here, &e))?;
-        let mine = call_order(&candidate(&ticket), now);
-        let ahead = waiting
-            .iter()
-            .filter(|t| t.id != ticket.id && call_order(&candidate(t), now) < mine)
-            .count();
-        let times = store::recent_service_seconds(&app.db, ticket.tenant_id, 20)
-            .await
-            .map_err(|e| PageError::internal(lang, &here, &e))?;
-        let counters = store::open_counters(&app.db, ticket.tenant_id)
-            .await
-            .map_err(|e| PageError::internal(lang, &here, &e))?
-            .max(1);
-        // From recent service times when there are some; otherwise no estimate is shown.
-        let estimate = (!times.is_empty()).then(|| {
-            let mean = times.iter().sum::<i64>() / times.len() as i64;
-            (mean * (ahead as i64 + 1) / counters + 59) / 60
-        });
-        (Some(ahead), estimate)
-    } else {
-        (None, None)
-    };
-    let counter = match ticket.counter_id {
-        Some(c) if matches!(state, TicketState::Called | TicketState::Serving) => {
-            store::counter(&app.db, c)
-                .await
-                .map_err(|e| PageError::internal(lang, &here, &e))?
-                .map(|c| c.name)
-        }
-        _ => None,
-    };
+    let Progress {
+        ahead,
+        wait_minutes,
+        counter,
+        ..
+    } = progress(&app, &ticket, state, app.settings.clock.now())
+        .await
+        .map_err(|e| PageError::internal(lang, &here, &e))?;
     let (token, fresh) = csrf(&headers)?;
     let url = format!("{}/antrean/{}", app.settings.public_url, ticket.id);
     let page = TicketPage {
@@ -580,6 +602,107 @@ pub struct ConsoleForm {
 
 csrf_forms!(ConsoleForm);
 
+/// Why an operation of a counter did not happen.
+pub(super) enum Operation {
+    /// Not now (nobody waiting, counter closed, an illegal transition …): code and messages.
+    Refused(&'static str, String, String),
+    /// A request that names no known action or ticket.
+    Invalid(&'static str, &'static str),
+    Failed(QueueError),
+}
+
+/// One operation of a counter: `open`, `paused`, `closed`, `next`, or a ticket action
+/// (`recall`, `start`, `finish`, `no_show`, `transfer`) on `ticket`. Audited as `actor`.
+/// Shared by the console and the API.
+pub(super) async fn operate(
+    app: &AppState,
+    counter: &store::CounterRow,
+    action: &str,
+    ticket: Option<&str>,
+    to_counter: Option<&str>,
+    actor: &str,
+    scope: &str,
+) -> Result<(), Operation> {
+    let now = app.settings.clock.now();
+    let refused = |code: &'static str, id: &str, en: &str| {
+        Err(Operation::Refused(code, id.to_owned(), en.to_owned()))
+    };
+    match action {
+        "open" | "paused" | "closed" => {
+            store::set_counter_state(&app.db, counter.id, action, actor, scope)
+                .await
+                .map_err(|e| Operation::Failed(e.into()))?;
+            Ok(())
+        }
+        "next" => match store::call_next(&app.db, counter.id, actor, scope, now).await {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => refused(
+                "nobody_waiting",
+                "Tidak ada yang menunggu.",
+                "Nobody is waiting.",
+            ),
+            Err(QueueError::CounterNotOpen) => refused(
+                "counter_not_open",
+                "Buka loket dulu.",
+                "Open the counter first.",
+            ),
+            Err(QueueError::CounterBusy) => refused(
+                "counter_busy",
+                "Selesaikan, alihkan, atau tandai tidak hadir tiket yang sedang dipanggil dulu.",
+                "Finish, transfer or mark as not present the ticket being called first.",
+            ),
+            Err(e) => Err(Operation::Failed(e)),
+        },
+        other => {
+            let action = TicketAction::parse(other)
+                .filter(|a| !matches!(a, TicketAction::Call | TicketAction::Cancel))
+                .ok_or(Operation::Invalid(
+                    "Tindakan tidak dikenal.",
+                    "Unknown action.",
+                ))?;
+            let ticket =
+                ticket
+                    .and_then(|t| Uuid::parse_str(t.trim()).ok())
+                    .ok_or(Operation::Invalid(
+                        "Tiket tidak dikenal.",
+                        "Unknown ticket.",
+                    ))?;
+            let transfer = to_counter
+                .and_then(|c| Uuid::parse_str(c.trim()).ok())
+                .map(|to_counter| Transfer { to_counter });
+            match store::act(
+                &app.db,
+                ticket,
+                action,
+                Some(counter.id),
+                transfer,
+                actor,
+                scope,
+                now,
+            )
+            .await
+            {
+                Ok(_) => Ok(()),
+                Err(QueueError::Illegal(e)) => {
+                    let (id, en) = e.message();
+                    Err(Operation::Refused("illegal_transition", id, en))
+                }
+                Err(QueueError::NoTicket) => refused(
+                    "not_at_counter",
+                    "Tiket ini bukan di loket Anda.",
+                    "This ticket is not at your counter.",
+                ),
+                Err(QueueError::NoCounter) => refused(
+                    "no_target_counter",
+                    "Pilih loket tujuan.",
+                    "Choose the counter to send it to.",
+                ),
+                Err(e) => Err(Operation::Failed(e)),
+            }
+        }
+    }
+}
+
 /// One click of the console: open, pause, close, call next, or an action on the current ticket.
 pub async fn console_action(
     State(app): State<AppState>,
@@ -600,77 +723,23 @@ pub async fn console_action(
         (Some(m), Some(t)) => catalog.place(m, Some(t)).audit_path(),
         _ => "/".into(),
     };
-    let actor = staff.actor();
-    let now = app.settings.clock.now();
-    let refusal = |id: &str, en: &str| Some(lang.pick(id, en).to_owned());
-    let notice = match form.action.as_str() {
-        "open" | "paused" | "closed" => {
-            store::set_counter_state(&app.db, counter.id, &form.action, &actor, &scope)
-                .await
-                .map_err(|e| PageError::internal(lang, &here, &e))?;
-            None
+    let notice = match operate(
+        &app,
+        &counter,
+        &form.action,
+        form.ticket.as_deref(),
+        form.to_counter.as_deref(),
+        &staff.actor(),
+        &scope,
+    )
+    .await
+    {
+        Ok(()) => None,
+        Err(Operation::Refused(_, id, en)) => Some(lang.pick(&id, &en).to_owned()),
+        Err(Operation::Invalid(id, en)) => {
+            return Err(PageError::bad_request(lang, &here, id, en));
         }
-        "next" => match store::call_next(&app.db, counter.id, &actor, &scope, now).await {
-            Ok(Some(_)) => None,
-            Ok(None) => refusal("Tidak ada yang menunggu.", "Nobody is waiting."),
-            Err(QueueError::CounterNotOpen) => {
-                refusal("Buka loket dulu.", "Open the counter first.")
-            }
-            Err(QueueError::CounterBusy) => refusal(
-                "Selesaikan, alihkan, atau tandai tidak hadir tiket yang sedang dipanggil dulu.",
-                "Finish, transfer or mark as not present the ticket being called first.",
-            ),
-            Err(e) => return Err(PageError::internal(lang, &here, &e)),
-        },
-        other => {
-            let action = TicketAction::parse(other)
-                .filter(|a| !matches!(a, TicketAction::Call | TicketAction::Cancel))
-                .ok_or_else(|| {
-                    PageError::bad_request(
-                        lang,
-                        &here,
-                        "Tindakan tidak dikenal.",
-                        "Unknown action.",
-                    )
-                })?;
-            let ticket = form
-                .ticket
-                .as_deref()
-                .and_then(|t| Uuid::parse_str(t).ok())
-                .ok_or_else(|| {
-                    PageError::bad_request(lang, &here, "Tiket tidak dikenal.", "Unknown ticket.")
-                })?;
-            let transfer = form
-                .to_counter
-                .as_deref()
-                .and_then(|c| Uuid::parse_str(c).ok())
-                .map(|to_counter| Transfer { to_counter });
-            match store::act(
-                &app.db,
-                ticket,
-                action,
-                Some(counter.id),
-                transfer,
-                &actor,
-                &scope,
-                now,
-            )
-            .await
-            {
-                Ok(_) => None,
-                Err(QueueError::Illegal(e)) => {
-                    Some(lang.pick(&e.message().0, &e.message().1).to_owned())
-                }
-                Err(QueueError::NoTicket) => refusal(
-                    "Tiket ini bukan di loket Anda.",
-                    "This ticket is not at your counter.",
-                ),
-                Err(QueueError::NoCounter) => {
-                    refusal("Pilih loket tujuan.", "Choose the counter to send it to.")
-                }
-                Err(e) => return Err(PageError::internal(lang, &here, &e)),
-            }
-        }
+        Err(Operation::Failed(e)) => return Err(PageError::internal(lang, &here, &e)),
     };
     match notice {
         None => Ok(Redirect::to(&here).into_response()),
@@ -1304,19 +1373,20 @@ pub async fn save_setup(
                     Some(release),
                     Some(cutoff),
                 ) => {
-                    crate::storage::bookings::set_rule(
-                        &app.db,
-                        &crate::storage::bookings::BookingRule {
-                            service_id: s.id,
-                            slot_minutes,
-                            quota_per_slot: quota,
-                            days_ahead: days,
-                            release_time: release.format("%H:%M").to_string(),
-                            cancel_cutoff_minutes: cutoff,
-                        },
-                    )
-                    .await
-                    .map_err(|e| PageError::internal(lang, &here, &e))?;
+                    app.booking
+                        .set_rule(
+                            &app.db,
+                            &crate::storage::bookings::BookingRule {
+                                service_id: s.id,
+                                slot_minutes,
+                                quota_per_slot: quota,
+                                days_ahead: days,
+                                release_time: release.format("%H:%M").to_string(),
+                                cancel_cutoff_minutes: cutoff,
+                            },
+                        )
+                        .await
+                        .map_err(|e| PageError::internal(lang, &here, &e))?;
                     None
                 }
                 _ => refuse(

@@ -2099,7 +2099,7 @@ pub async fn request_reset(
 // API tokens
 
 /// The scopes a token can carry. A token acts with its owner's grants, narrowed to its scopes.
-pub const TOKEN_SCOPES: &[&str] = &["catalog:write"];
+pub const TOKEN_SCOPES: &[&str] = &["catalog:write", "queue:operate"];
 const MAX_TOKEN_DAYS: i64 = 365;
 
 struct TokenView {

@@ -131,6 +131,8 @@ pub enum BookError {
     AlreadyBooked(Uuid),
     #[error("no such slot")]
     NoSlot,
+    #[error("no active booking of this account with this id")]
+    NoBooking,
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -142,7 +144,11 @@ pub struct NewBooking<'a> {
     pub idempotency_key: &'a str,
 }
 
-async fn by_key(db: &Db, account_id: Uuid, key: &str) -> Result<Option<BookingRow>, StorageError> {
+pub async fn by_key(
+    db: &Db,
+    account_id: Uuid,
+    key: &str,
+) -> Result<Option<BookingRow>, StorageError> {
     Ok(on_pool!(db, pool => {
         sqlx::query_as(concat!("SELECT ", booking_columns!(), " FROM bookings WHERE account_id = $1 AND idempotency_key = $2"))
             .bind(account_id).bind(key).fetch_optional(pool).await
@@ -161,22 +167,14 @@ async fn active_on(
     })?)
 }
 
-/// Books a place in a slot. The same idempotency key returns the same booking.
+/// Books a place in a slot: one conditional update and one insert in one transaction. The same
+/// idempotency key returns the same booking. Refusals (full, already booked) read only after
+/// the transaction is rolled back, so the common path is two statements and a commit.
 pub async fn book(
     db: &Db,
     new: NewBooking<'_>,
     now: DateTime<Utc>,
 ) -> Result<BookingRow, BookError> {
-    if let Some(existing) = by_key(db, new.account_id, new.idempotency_key).await? {
-        return Ok(existing);
-    }
-    // A full slot is refused without taking the write lock (most attempts at the rush are for
-    // full slots); the conditional update below stays the only judge of a free place.
-    match slot(db, new.slot_id).await? {
-        None => return Err(BookError::NoSlot),
-        Some(s) if s.booked >= s.quota => return Err(BookError::Full),
-        Some(_) => {}
-    }
     let mut tx = db.begin().await?;
     let taken: Option<(Uuid, String)> = on_tx!(&mut tx, conn => {
         sqlx::query_as("UPDATE booking_slots SET booked = booked + 1 WHERE id = $1 AND booked < quota RETURNING service_id, day")
@@ -185,6 +183,9 @@ pub async fn book(
     .map_err(StorageError::from)?;
     let Some((service_id, day)) = taken else {
         drop(tx);
+        if let Some(existing) = by_key(db, new.account_id, new.idempotency_key).await? {
+            return Ok(existing);
+        }
         return Err(match slot(db, new.slot_id).await? {
             Some(_) => BookError::Full,
             None => BookError::NoSlot,
@@ -214,6 +215,74 @@ pub async fn book(
         }
         Err(e) => Err(BookError::Storage(e.into())),
     }
+}
+
+/// Moves one's own `booked` booking to another slot of the same service, keeping its code: the
+/// new slot's place is taken by the same conditional update as a booking, the old one given
+/// back, in one transaction.
+pub async fn reschedule(
+    db: &Db,
+    id: Uuid,
+    account_id: Uuid,
+    to_slot: Uuid,
+) -> Result<BookingRow, BookError> {
+    let mut tx = db.begin().await?;
+    let taken: Option<(Uuid, String)> = on_tx!(&mut tx, conn => {
+        sqlx::query_as("UPDATE booking_slots SET booked = booked + 1 WHERE id = $1 AND booked < quota RETURNING service_id, day")
+            .bind(to_slot).fetch_optional(conn).await
+    })
+    .map_err(StorageError::from)?;
+    let Some((service_id, day)) = taken else {
+        drop(tx);
+        return Err(match slot(db, to_slot).await? {
+            Some(_) => BookError::Full,
+            None => BookError::NoSlot,
+        });
+    };
+    let old: Option<Uuid> = on_tx!(&mut tx, conn => {
+        sqlx::query_scalar("SELECT slot_id FROM bookings WHERE id = $1 AND account_id = $2 AND state = 'booked' AND service_id = $3")
+            .bind(id).bind(account_id).bind(service_id).fetch_optional(conn).await
+    })
+    .map_err(StorageError::from)?;
+    let Some(old) = old.filter(|old| *old != to_slot) else {
+        return Err(BookError::NoBooking);
+    };
+    // The state and old slot are checked again by the update itself, which waits for (and then
+    // re-reads) a concurrent change to the row on PostgreSQL.
+    let moved: Result<u64, sqlx::Error> = on_tx!(&mut tx, conn => {
+        sqlx::query("UPDATE bookings SET slot_id = $3, day = $4 WHERE id = $1 AND state = 'booked' AND slot_id = $2")
+            .bind(id).bind(old).bind(to_slot).bind(&day)
+            .execute(conn).await.map(|r| r.rows_affected())
+    });
+    match moved {
+        Ok(1) => {}
+        Ok(_) => return Err(BookError::NoBooking),
+        Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+            drop(tx);
+            let active = active_on(db, account_id, service_id, &day).await?;
+            return Err(BookError::AlreadyBooked(active.unwrap_or_default()));
+        }
+        Err(e) => return Err(BookError::Storage(e.into())),
+    }
+    on_tx!(&mut tx, conn => {
+        sqlx::query("UPDATE booking_slots SET booked = booked - 1 WHERE id = $1 AND booked > 0").bind(old).execute(conn).await.map(|_| ())
+    })
+    .map_err(StorageError::from)?;
+    tx.commit().await?;
+    booking(db, id).await?.ok_or(BookError::NoBooking)
+}
+
+/// Marks `booked` bookings whose slot started before `started_before` as no-shows:
+/// they can no longer check in, and their holder may book again that day. Safe to run on
+/// several nodes at once. Returns how many were marked.
+pub async fn mark_no_shows(db: &Db, started_before: DateTime<Utc>) -> Result<u64, StorageError> {
+    Ok(on_pool!(db, pool => {
+        sqlx::query(
+            "UPDATE bookings SET state = 'no_show' WHERE state = 'booked' \
+             AND slot_id IN (SELECT id FROM booking_slots WHERE starts_at < $1)",
+        )
+        .bind(timestamp(started_before)).execute(pool).await.map(|r| r.rows_affected())
+    })?)
 }
 
 pub async fn booking(db: &Db, id: Uuid) -> Result<Option<BookingRow>, StorageError> {
@@ -255,6 +324,8 @@ pub enum CheckInError {
     OtherDay,
     #[error("the booking was cancelled or missed")]
     NotActive,
+    #[error("the booking's slot started more than the grace time ago")]
+    Late,
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -268,10 +339,13 @@ pub async fn check_in(
     ticket: impl FnOnce(&BookingRow, &SlotRow) -> NewTicket,
     now: DateTime<Utc>,
 ) -> Result<TicketRow, CheckInError> {
+    let latest_start =
+        now - chrono::Duration::minutes(crate::domain::queue::CHECK_IN_GRACE_MINUTES);
     let mut tx = db.begin().await?;
     let claimed: Option<BookingRow> = on_tx!(&mut tx, conn => {
-        sqlx::query_as(concat!("UPDATE bookings SET state = 'checked_in' WHERE code = $1 AND state = 'booked' AND day = $2 RETURNING ", booking_columns!()))
-            .bind(code).bind(today).fetch_optional(conn).await
+        sqlx::query_as(concat!("UPDATE bookings SET state = 'checked_in' WHERE code = $1 AND state = 'booked' AND day = $2 \
+             AND slot_id IN (SELECT id FROM booking_slots WHERE starts_at >= $3) RETURNING ", booking_columns!()))
+            .bind(code).bind(today).bind(timestamp(latest_start)).fetch_optional(conn).await
     })
     .map_err(StorageError::from)?;
     let Some(booking) = claimed else {
@@ -290,6 +364,7 @@ pub async fn check_in(
                 None => Err(CheckInError::NotActive),
             },
             Some(b) if b.state == "booked" && b.day != today => Err(CheckInError::OtherDay),
+            Some(b) if b.state == "booked" => Err(CheckInError::Late),
             Some(_) => Err(CheckInError::NotActive),
         };
     };

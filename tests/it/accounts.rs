@@ -101,7 +101,7 @@ impl<'a> Browser<'a> {
 }
 
 /// The code sent to `who`, read from the development outbox once delivered.
-async fn code_for(app: &TestApp, who: &str) -> String {
+pub(crate) async fn code_for(app: &TestApp, who: &str) -> String {
     for _ in 0..100 {
         let (_, html) = app.get_text("/dev/outbox").await;
         if let Some(at) = html.find(who) {

@@ -285,6 +285,14 @@ async fn every_route_for_every_role(engine: Engine) {
                         .send()
                         .await
                 }
+                "post" => {
+                    app.http
+                        .post(&url)
+                        .json(&serde_json::json!({}))
+                        .send()
+                        .await
+                }
+                "delete" => app.http.delete(&url).send().await,
                 other => panic!("unexpected method {other}"),
             }
             .expect("request");
@@ -295,6 +303,9 @@ async fn every_route_for_every_role(engine: Engine) {
                     "{method} {path}: {status}"
                 ),
                 Access::Token(..) => assert_eq!(status, 401, "{method} {path} without a token"),
+                Access::Citizen => {
+                    assert_eq!(status, 401, "{method} {path} without a session token")
+                }
                 other => panic!("{method} {path}: {other:?} is not an API access"),
             }
         }

@@ -10,5 +10,6 @@ mod delivery;
 mod imports;
 mod pages;
 mod queue;
+mod queue_api;
 mod staff;
 mod support;

@@ -590,6 +590,7 @@ async fn a_walk_in_is_called_at_the_console_and_the_board_hears_it(engine: Engin
 both_engines!(
     no_slot_is_ever_booked_beyond_its_quota,
     bookings_are_idempotent_one_per_day_and_check_in_once,
+    moves_never_overfill_a_slot_and_no_shows_are_released,
 );
 
 /// `n` citizens' accounts, made directly.
@@ -643,6 +644,192 @@ async fn one_slot(db: &Db, service: Uuid, quota: i32) -> Uuid {
         .await
         .expect("slots")[0]
         .id
+}
+
+async fn slot_at(db: &Db, service: Uuid, starts: &str, quota: i32) -> Uuid {
+    use mpp::storage::bookings::{self, NewSlot};
+    let starts = chrono::DateTime::parse_from_rfc3339(starts)
+        .expect("t")
+        .with_timezone(&Utc);
+    bookings::ensure_slots(
+        db,
+        service,
+        quota,
+        &[NewSlot {
+            day: "2026-12-01".into(),
+            starts_at: starts,
+            ends_at: starts + chrono::Duration::minutes(30),
+        }],
+    )
+    .await
+    .expect("slot");
+    bookings::slots(db, service, "2026-12-01")
+        .await
+        .expect("slots")
+        .into_iter()
+        .find(|s| s.starts_at == mpp::storage::accounts::timestamp(starts))
+        .expect("the slot")
+        .id
+}
+
+/// 12 holders of slot A move to slot B (5 places) at the same moment: exactly 5 move, and the
+/// counts of A and B still add up to 12. Then the sweep marks A's bookings as no-shows once
+/// their grace has passed, which frees their holders to book again; a check-in beyond the
+/// grace is refused.
+async fn moves_never_overfill_a_slot_and_no_shows_are_released(engine: Engine) {
+    use mpp::storage::bookings::{self, BookError, CheckInError, NewBooking};
+    let Some(tmp) = TempDb::new(engine).await else {
+        return;
+    };
+    let place = Arc::new(demo(&tmp).await);
+    let service = place.services[0];
+    let a = slot_at(&tmp.db, service, "2026-12-01T02:00:00Z", 20).await;
+    let b = slot_at(&tmp.db, service, "2026-12-01T04:00:00Z", 5).await;
+    let people = citizens(&tmp.db, 12).await;
+    let mut held = Vec::new();
+    for (i, person) in people.iter().enumerate() {
+        let code = format!("M{i:07}");
+        let booking = bookings::book(
+            &tmp.db,
+            NewBooking {
+                slot_id: a,
+                account_id: *person,
+                code: &code,
+                idempotency_key: "k",
+            },
+            Utc::now(),
+        )
+        .await
+        .expect("booked");
+        held.push((booking.id, *person));
+    }
+    let barrier = Arc::new(Barrier::new(held.len()));
+    let mut tasks = Vec::new();
+    for (id, person) in held.clone() {
+        let (db, barrier) = (tmp.db.clone(), barrier.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            bookings::reschedule(&db, id, person, b).await
+        }));
+    }
+    let (mut moved, mut full) = (0, 0);
+    for t in tasks {
+        match t.await.expect("task") {
+            Ok(booking) => {
+                assert_eq!(booking.slot_id, b);
+                moved += 1;
+            }
+            Err(BookError::Full) => full += 1,
+            Err(e) => panic!("unexpected: {e}"),
+        }
+    }
+    assert_eq!((moved, full), (5, 7));
+    let count = |id| {
+        let db = tmp.db.clone();
+        async move { bookings::slot(&db, id).await.expect("s").expect("s").booked }
+    };
+    assert_eq!((count(a).await, count(b).await), (7, 5));
+    // Someone else's booking cannot be moved.
+    let (id, _) = held[0];
+    assert!(matches!(
+        bookings::reschedule(&tmp.db, id, Uuid::now_v7(), a).await,
+        Err(BookError::NoBooking)
+    ));
+
+    // 20 minutes after A started, its 7 bookings become no-shows; B's do not.
+    let a_start = chrono::DateTime::parse_from_rfc3339("2026-12-01T02:00:00Z")
+        .expect("t")
+        .with_timezone(&Utc);
+    let swept = bookings::mark_no_shows(&tmp.db, a_start + chrono::Duration::minutes(5))
+        .await
+        .expect("sweep");
+    assert_eq!(swept, 7);
+    assert_eq!(
+        crate::support::count_in(
+            &tmp.db,
+            "SELECT COUNT(*) FROM bookings WHERE state = 'no_show'"
+        )
+        .await,
+        7
+    );
+    // A no-show's holder may book again that day.
+    let no_show: Uuid = match &tmp.db {
+        Db::Sqlite(pool) => {
+            sqlx::query_scalar("SELECT account_id FROM bookings WHERE state = 'no_show' LIMIT 1")
+                .fetch_one(pool)
+                .await
+        }
+        Db::Postgres(pool) => {
+            sqlx::query_scalar("SELECT account_id FROM bookings WHERE state = 'no_show' LIMIT 1")
+                .fetch_one(pool)
+                .await
+        }
+    }
+    .expect("a no-show");
+    bookings::book(
+        &tmp.db,
+        NewBooking {
+            slot_id: a,
+            account_id: no_show,
+            code: "AGAIN234",
+            idempotency_key: "again",
+        },
+        Utc::now(),
+    )
+    .await
+    .expect("booked again");
+    // A check-in 20 minutes after B's start is refused; 10 minutes after is accepted.
+    let code: String = match &tmp.db {
+        Db::Sqlite(pool) => {
+            sqlx::query_scalar(
+                "SELECT code FROM bookings WHERE state = 'booked' AND slot_id = $1 LIMIT 1",
+            )
+            .bind(b)
+            .fetch_one(pool)
+            .await
+        }
+        Db::Postgres(pool) => {
+            sqlx::query_scalar(
+                "SELECT code FROM bookings WHERE state = 'booked' AND slot_id = $1 LIMIT 1",
+            )
+            .bind(b)
+            .fetch_one(pool)
+            .await
+        }
+    }
+    .expect("a booking in B");
+    let b_start = chrono::DateTime::parse_from_rfc3339("2026-12-01T04:00:00Z")
+        .expect("t")
+        .with_timezone(&Utc);
+    let ticket = |booking: &bookings::BookingRow, _: &bookings::SlotRow| NewTicket {
+        mpp_id: place.mpp,
+        tenant_id: place.tenant,
+        service_id: booking.service_id,
+        day: "2026-12-01".into(),
+        priority: false,
+        kind: "booking",
+        due_at: b_start,
+    };
+    assert!(matches!(
+        bookings::check_in(
+            &tmp.db,
+            &code,
+            "2026-12-01",
+            ticket,
+            b_start + chrono::Duration::minutes(20)
+        )
+        .await,
+        Err(CheckInError::Late)
+    ));
+    bookings::check_in(
+        &tmp.db,
+        &code,
+        "2026-12-01",
+        ticket,
+        b_start + chrono::Duration::minutes(10),
+    )
+    .await
+    .expect("in time");
 }
 
 async fn no_slot_is_ever_booked_beyond_its_quota(engine: Engine) {
@@ -781,7 +968,104 @@ async fn bookings_are_idempotent_one_per_day_and_check_in_once(engine: Engine) {
     );
 }
 
-both_engines!(a_citizen_books_a_slot_and_checks_in_at_the_kiosk);
+both_engines!(
+    a_citizen_books_a_slot_and_checks_in_at_the_kiosk,
+    a_citizen_moves_a_booking_from_its_page
+);
+
+/// The value of the first `name="…" value="…"` input at or after `from` in `page`.
+fn input_value(page: &str, name: &str, from: usize) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let at = page[from..].find(&marker).expect(name) + from + marker.len();
+    page[at..at + page[at..].find('"').expect("end")].to_owned()
+}
+
+/// Book tomorrow, move to the day after from the booking's page: same code, the new time.
+async fn a_citizen_moves_a_booking_from_its_page(engine: Engine) {
+    use crate::accounts::signed_in;
+    use crate::support::TestApp;
+    let settings = mpp::http::Settings {
+        clock: open_hours_clock(),
+        ..crate::support::test_settings()
+    };
+    let Some(app) = TestApp::demo_with(engine, settings).await else {
+        return;
+    };
+    let (_, found) = app
+        .get_json("/api/v1/services?q=ktp&mpp=among-warga-kota-batu")
+        .await;
+    let service = found["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|s| s["tenant"]["slug"] == "dispendukcapil")
+        .expect("KTP-el")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let mut citizen = signed_in(&app, "pindah@contoh.id", "pindah@contoh.id").await;
+    let (_, page, _) = citizen
+        .get(&format!("/layanan/{service}/pesan?hari=2026-12-02"))
+        .await;
+    let (slot, key) = (input_value(&page, "slot", 0), input_value(&page, "key", 0));
+    let csrf = citizen.csrf();
+    let (status, _, location) = citizen
+        .post(
+            &format!("/layanan/{service}/pesan"),
+            &[
+                ("csrf", csrf.as_str()),
+                ("slot", slot.as_str()),
+                ("key", key.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let booking = location.expect("the booking");
+    let id = booking.trim_start_matches("/akun/pesanan/").to_owned();
+    let (_, page, _) = citizen.get(&booking).await;
+    assert!(page.contains("02-12-2026 08:00"), "{page}");
+    let move_link = format!("/layanan/{service}/pesan?pindah={id}");
+    assert!(page.contains(&move_link), "{page}");
+    let (_, page, _) = citizen.get(&format!("{move_link}&hari=2026-12-03")).await;
+    assert!(page.contains("Pindah jadwal kedatangan"), "{page}");
+    let form = page
+        .find(&format!("action=\"/akun/pesanan/{id}/pindah\""))
+        .expect("the form moves the booking");
+    // The third slot of the day: 09:00–09:30.
+    let first = page[form..].find("name=\"slot\"").expect("slots") + form;
+    let second = page[first + 1..].find("name=\"slot\"").expect("2") + first + 1;
+    let third = page[second + 1..].find("name=\"slot\"").expect("3") + second + 1;
+    let target = input_value(&page, "slot", third - 1);
+    let (status, _, location) = citizen
+        .post(
+            &format!("/akun/pesanan/{id}/pindah"),
+            &[
+                ("csrf", csrf.as_str()),
+                ("slot", target.as_str()),
+                ("key", ""),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (_, page, _) = citizen.get(&location.expect("moved")).await;
+    assert!(page.contains("Jadwal pesanan sudah dipindah"), "{page}");
+    assert!(page.contains("03-12-2026 09:00"), "{page}");
+    // Someone else cannot move it.
+    let mut other = signed_in(&app, "bukan.pemilik@contoh.id", "bukan.pemilik@contoh.id").await;
+    other.get("/").await;
+    let ocsrf = other.csrf();
+    let (status, _, _) = other
+        .post(
+            &format!("/akun/pesanan/{id}/pindah"),
+            &[
+                ("csrf", ocsrf.as_str()),
+                ("slot", slot.as_str()),
+                ("key", ""),
+            ],
+        )
+        .await;
+    assert_eq!(status, 404);
+}
 
 async fn a_citizen_books_a_slot_and_checks_in_at_the_kiosk(engine: Engine) {
     use crate::accounts::{Browser, signed_in};
@@ -866,7 +1150,7 @@ async fn a_citizen_books_a_slot_and_checks_in_at_the_kiosk(engine: Engine) {
         .await;
     assert_eq!(status, 409);
     assert!(
-        page.contains("Batas waktu pembatalan sudah lewat"),
+        page.contains("Batas waktu untuk membatalkan atau memindahkan pesanan ini sudah lewat"),
         "{page}"
     );
     // The other citizen books tomorrow and cancels: the place goes back.
