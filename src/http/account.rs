@@ -107,6 +107,39 @@ macro_rules! csrf_forms {
 }
 pub(super) use csrf_forms;
 
+/// A form read as its list of fields, for fields that repeat (checkboxes of one name).
+#[derive(Deserialize)]
+#[serde(from = "Vec<(String, String)>")]
+pub struct PairsForm {
+    csrf: String,
+    pub fields: Vec<(String, String)>,
+}
+
+impl From<Vec<(String, String)>> for PairsForm {
+    fn from(fields: Vec<(String, String)>) -> PairsForm {
+        let csrf = fields
+            .iter()
+            .find(|(k, _)| k == "csrf")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        PairsForm { csrf, fields }
+    }
+}
+
+impl PairsForm {
+    /// Every value of the field `name`.
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.fields
+            .iter()
+            .filter(move |(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn first<'a>(&'a self, name: &'a str) -> Option<&'a str> {
+        self.all(name).next()
+    }
+}
+
 /// A form that carries nothing but its CSRF token (a button that acts).
 #[derive(Deserialize)]
 pub struct PlainForm {
@@ -121,7 +154,8 @@ csrf_forms!(
     SignOutForm,
     PasswordSignInForm,
     SetPasswordForm,
-    PlainForm
+    PlainForm,
+    PairsForm
 );
 
 /// The form, if it can be read and carries this browser's CSRF token.

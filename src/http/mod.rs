@@ -333,6 +333,11 @@ fn page_routes(
         get(queue::setup).post(queue::save_setup),
     )
     .add(
+        "/staf/antrean/{tenant}/loket/{counter}",
+        &[("POST", Staff(EditService))],
+        post(queue::save_counter),
+    )
+    .add(
         "/staf/statistik/{slug}",
         &[("GET", Staff(ViewStatistics))],
         get(queue::statistics),

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::AppState;
-use super::account::{PlainForm, checked_form, csrf, csrf_forms, render};
+use super::account::{PairsForm, PlainForm, checked_form, csrf, csrf_forms, render};
 use super::errors::PageError;
 use super::i18n::{Lang, Texts};
 use super::staff::{Staff, current_staff};
@@ -1154,11 +1154,20 @@ struct SetupPage<'a> {
     here: String,
     csrf: &'a str,
     tenant_name: String,
-    counters: Vec<(i32, String, String)>,
+    counters: Vec<CounterSetup>,
     services: Vec<(Uuid, String)>,
     rules: Vec<RuleView>,
     error: Option<String>,
     saved: bool,
+}
+
+/// A counter on the setup page, with each of the UPP's services and whether it serves it.
+struct CounterSetup {
+    id: Uuid,
+    number: i32,
+    name: String,
+    state: String,
+    services: Vec<(Uuid, String, bool)>,
 }
 
 /// The tenant, if this staff member may set up its queue (its UPP admin).
@@ -1204,6 +1213,30 @@ async fn setup_page(
     let counters = store::counters_of_mpp(&app.db, catalog.mpps[t.mpp].id)
         .await
         .map_err(|e| PageError::internal(lang, &here, &e))?;
+    let mut setups = Vec::new();
+    for c in counters.into_iter().filter(|c| c.tenant_id == t.id) {
+        let served = store::counter_services(&app.db, c.id)
+            .await
+            .map_err(|e| PageError::internal(lang, &here, &e))?;
+        setups.push(CounterSetup {
+            id: c.id,
+            number: c.number,
+            name: c.name,
+            state: c.state,
+            services: t
+                .services
+                .iter()
+                .map(|&s| {
+                    let service = &catalog.services[s];
+                    (
+                        service.id,
+                        service.name.clone(),
+                        served.contains(&service.id),
+                    )
+                })
+                .collect(),
+        });
+    }
     let mut rules = Vec::new();
     for &s in &t.services {
         let service = &catalog.services[s];
@@ -1230,11 +1263,7 @@ async fn setup_page(
         here,
         csrf: &token,
         tenant_name: t.name.clone(),
-        counters: counters
-            .into_iter()
-            .filter(|c| c.tenant_id == t.id)
-            .map(|c| (c.number, c.name, c.state))
-            .collect(),
+        counters: setups,
         services: t
             .services
             .iter()
@@ -1412,4 +1441,84 @@ pub async fn save_setup(
             .await
         }
     }
+}
+
+/// Changes which services a counter serves, or removes a counter that never had a ticket.
+pub async fn save_counter(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    Path((tenant, counter)): Path<(String, String)>,
+    form: Result<Form<PairsForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let here = format!("/staf/antrean/{tenant}");
+    let form = checked_form(form, &headers, lang, &here)?;
+    let staff = staff_or_return!(app, headers, lang);
+    let (_, tenant_id, scope) = setup_place(&app, &staff, lang, &tenant)?;
+    let counter = match Uuid::parse_str(&counter) {
+        Ok(id) => store::counter(&app.db, id)
+            .await
+            .map_err(|e| PageError::internal(lang, &here, &e))?,
+        Err(_) => None,
+    }
+    .filter(|c| c.tenant_id == tenant_id)
+    .ok_or_else(|| PageError::not_found(lang, &here))?;
+    let actor = staff.actor();
+    let refuse = |id: &str, en: &str| {
+        let message = lang.pick(id, en).to_owned();
+        setup_page(
+            &app,
+            lang,
+            &headers,
+            tenant_id,
+            Some(message),
+            false,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+    };
+    match form.first("what") {
+        Some("services") => {
+            let catalog = app.catalog.get();
+            let own: Vec<Uuid> = catalog
+                .tenant_by_id(tenant_id)
+                .map(|t| t.services.iter().map(|&s| catalog.services[s].id).collect())
+                .unwrap_or_default();
+            let chosen: Vec<Uuid> = form
+                .all("service")
+                .filter_map(|s| Uuid::parse_str(s).ok())
+                .filter(|s| own.contains(s))
+                .collect();
+            if chosen.is_empty() {
+                return refuse(
+                    "Pilih sedikitnya satu layanan untuk loket ini (atau tutup loketnya).",
+                    "Choose at least one service for this counter (or close it).",
+                )
+                .await;
+            }
+            store::set_counter_services(&app.db, counter.id, &chosen, &actor, &scope)
+                .await
+                .map_err(|e| PageError::internal(lang, &here, &e))?;
+        }
+        Some("remove") => {
+            let removed = store::remove_counter(&app.db, counter.id, &actor, &scope)
+                .await
+                .map_err(|e| PageError::internal(lang, &here, &e))?;
+            if !removed {
+                return refuse(
+                    "Loket ini sudah pernah melayani tiket, jadi riwayatnya disimpan. Tutup loketnya agar tidak melayani lagi.",
+                    "This counter has served tickets, so its history is kept. Close it so it serves no more.",
+                )
+                .await;
+            }
+        }
+        _ => {
+            return Err(PageError::bad_request(
+                lang,
+                &here,
+                "Tindakan tidak dikenal.",
+                "Unknown action.",
+            ));
+        }
+    }
+    Ok(Redirect::to(&format!("{here}?tersimpan=1")).into_response())
 }

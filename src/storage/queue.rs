@@ -140,6 +140,75 @@ pub async fn counter_services(db: &Db, id: Uuid) -> Result<Vec<Uuid>, StorageErr
     })?)
 }
 
+/// Sets the services a counter serves (audited). A ticket already called there is untouched.
+pub async fn set_counter_services(
+    db: &Db,
+    id: Uuid,
+    services: &[Uuid],
+    actor: &str,
+    audit_scope: &str,
+) -> Result<(), StorageError> {
+    let mut tx = db.begin().await?;
+    on_tx!(&mut tx, conn => async {
+        sqlx::query("UPDATE counters SET updated_at = $2 WHERE id = $1")
+            .bind(id).bind(timestamp(Utc::now())).execute(&mut *conn).await?;
+        sqlx::query("DELETE FROM counter_services WHERE counter_id = $1").bind(id).execute(&mut *conn).await?;
+        for s in services {
+            sqlx::query("INSERT INTO counter_services (counter_id, service_id) VALUES ($1, $2)")
+                .bind(id).bind(s).execute(&mut *conn).await?;
+        }
+        Ok::<(), sqlx::Error>(())
+    }.await)?;
+    super::audit::append(
+        &mut tx,
+        NewEntry {
+            actor,
+            action: "counter.services",
+            scope: audit_scope,
+            subject: &id.to_string(),
+            details: serde_json::json!({ "services": services }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Removes a counter that never had a ticket (audited); `false` when it had one: its history
+/// stays, and closing it is the way to stop it serving.
+pub async fn remove_counter(
+    db: &Db,
+    id: Uuid,
+    actor: &str,
+    audit_scope: &str,
+) -> Result<bool, StorageError> {
+    let mut tx = db.begin().await?;
+    // The delete comes first (the write lock on SQLite); a ticket referring to the counter makes
+    // the condition false, so a ticket sent to it at the same moment keeps its counter.
+    let removed = on_tx!(&mut tx, conn => async {
+        sqlx::query("DELETE FROM counter_services WHERE counter_id = $1 AND NOT EXISTS (SELECT 1 FROM tickets WHERE counter_id = $1)")
+            .bind(id).execute(&mut *conn).await?;
+        sqlx::query("DELETE FROM counters WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM tickets WHERE counter_id = $1)")
+            .bind(id).execute(&mut *conn).await.map(|r| r.rows_affected())
+    }.await)?;
+    if removed != 1 {
+        return Ok(false);
+    }
+    super::audit::append(
+        &mut tx,
+        NewEntry {
+            actor,
+            action: "counter.remove",
+            scope: audit_scope,
+            subject: &id.to_string(),
+            details: serde_json::json!({}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
 /// Opens, pauses or closes a counter (audited).
 pub async fn set_counter_state(
     db: &Db,

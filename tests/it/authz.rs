@@ -152,6 +152,7 @@ async fn every_route_for_every_role(engine: Engine) {
     let concrete = |path: &str| {
         path.replace("/staf/loket/{id}", &format!("/staf/loket/{counter}"))
             .replace("/staf/antrean/{tenant}", &format!("/staf/antrean/{tenant}"))
+            .replace("{counter}", &counter.to_string())
             .replace(
                 "/layanan-nasional/{slug}",
                 "/layanan-nasional/penerbitan-ktp-el",

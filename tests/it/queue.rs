@@ -578,6 +578,53 @@ async fn a_walk_in_is_called_at_the_console_and_the_board_hears_it(engine: Engin
         page.contains("Loket Prioritas (40)") && page.contains("20 menit × 2 orang"),
         "{page}"
     );
+    // The new counter serves only the KTP-el service; then it is removed (it never served).
+    let at = page.find("Loket Prioritas (40)").expect("the counter");
+    let at = page[at..].find("/loket/").expect("its forms") + at;
+    let counter_form = format!("{setup}{}", &page[at..at + "/loket/".len() + 36]);
+    let (status, page, _) = admin
+        .post(&counter_form, &[("csrf", &acsrf), ("what", "services")])
+        .await;
+    assert_eq!(status, 422);
+    assert!(page.contains("Pilih sedikitnya satu layanan"), "{page}");
+    let (status, _, _) = admin
+        .post(
+            &counter_form,
+            &[
+                ("csrf", &acsrf),
+                ("what", "services"),
+                ("service", &service),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (_, page, _) = admin.get(&setup).await;
+    let at = page.find("Loket Prioritas (40)").expect("the counter");
+    let end = page[at..].find("</details>").expect("its end") + at;
+    assert_eq!(page[at..end].matches(" checked").count(), 1, "one service");
+    let (status, _, _) = admin
+        .post(&counter_form, &[("csrf", &acsrf), ("what", "remove")])
+        .await;
+    assert_eq!(status, 303);
+    let (_, page, _) = admin.get(&setup).await;
+    assert!(!page.contains("Loket Prioritas (40)"), "removed");
+    // A counter that served keeps its history: it can be closed, not removed.
+    let at = page.find("Loket 1 (1)").expect("counter 1");
+    let at = page[at..].find("/loket/").expect("its forms") + at;
+    let used = format!("{setup}{}", &page[at..at + "/loket/".len() + 36]);
+    let (status, page, _) = admin
+        .post(&used, &[("csrf", &acsrf), ("what", "remove")])
+        .await;
+    assert_eq!(status, 422);
+    assert!(page.contains("riwayatnya disimpan"), "{page}");
+    assert_eq!(
+        crate::support::count_in(
+            app.db(),
+            "SELECT COUNT(*) FROM audit_log WHERE action IN ('counter.services', 'counter.remove')"
+        )
+        .await,
+        2
+    );
     let (status, _, _) = other.get(&setup).await;
     assert_eq!(status, 403, "an officer of another UPP");
     // Each console action is audited.
