@@ -4,9 +4,9 @@
 //!     MPP_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1/mpp_rush cargo bench --bench quota_rush
 //!
 //! 20,000 booking attempts for 2,000 places (200 slots of 10) from 200 concurrent clients,
-//! over HTTP against the running server (`POST /layanan/{id}/pesan`, the citizen's form), each
-//! by a different signed-in citizen choosing a slot at random. Acknowledged bookings (303) are
-//! committed before the answer. It prints oversold (must be 0, also for direct requests on a
+//! over HTTP against the running server (`POST /api/v1/bookings`, or with `MPP_BENCH_PATH=form`
+//! the citizen's form `POST /layanan/{id}/pesan`), each by a different signed-in citizen
+//! choosing a slot at random. Acknowledged bookings (201 / 303) are committed before the answer. It prints oversold (must be 0, also for direct requests on a
 //! full slot afterwards), 5xx errors (must be 0), attempts/s and p50/p99 latency, next to two
 //! limits measured in the same run: a bare axum handler's requests/s with the same clients,
 //! and the raw rate of the booking transaction on the engine with no HTTP.
@@ -117,6 +117,32 @@ async fn slots(db: &Db, service: Uuid, day_offset: i64) -> anyhow::Result<Vec<Uu
         .collect())
 }
 
+const CSRF: &str = "rush-csrf-token-rush-csrf-token-rush";
+
+/// One booking attempt by citizen `i` (session token `token-{i}`): the status answered.
+async fn attempt(
+    client: &reqwest::Client,
+    url: &str,
+    form: bool,
+    i: usize,
+    slot: Uuid,
+    key: &str,
+) -> reqwest::Result<u16> {
+    let request = if form {
+        client
+            .post(url)
+            .header("cookie", format!("csrf={CSRF}; sesi=token-{i}"))
+            .form(&[("csrf", CSRF), ("slot", &slot.to_string()), ("key", key)])
+    } else {
+        client
+            .post(url)
+            .bearer_auth(format!("token-{i}"))
+            .header("idempotency-key", key)
+            .json(&serde_json::json!({ "slot_id": slot }))
+    };
+    Ok(request.send().await?.status().as_u16())
+}
+
 /// Requests/s of a bare axum handler with the same client and concurrency.
 async fn bare_axum(client: &reqwest::Client) -> anyhow::Result<f64> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -215,12 +241,24 @@ async fn main() -> anyhow::Result<()> {
         .pool_max_idle_per_host(CLIENTS)
         .build()?;
 
-    // The rush.
+    // The rush, through the API (default) or the citizen's booking form (`MPP_BENCH_PATH=form`).
+    let form = std::env::var("MPP_BENCH_PATH").is_ok_and(|p| p == "form");
+    println!(
+        "path: {}",
+        if form {
+            "POST /layanan/{id}/pesan (the booking form)"
+        } else {
+            "POST /api/v1/bookings (JSON, bearer session token)"
+        }
+    );
     let gate = Arc::new(Semaphore::new(CLIENTS));
-    let url = format!("{base}/layanan/{service}/pesan");
+    let url = if form {
+        format!("{base}/layanan/{service}/pesan")
+    } else {
+        format!("{base}/api/v1/bookings")
+    };
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(ATTEMPTS);
-    let csrf = "rush-csrf-token-rush-csrf-token-rush";
     let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
     for i in 0..ATTEMPTS {
         seed ^= seed << 13;
@@ -231,17 +269,8 @@ async fn main() -> anyhow::Result<()> {
         tasks.push(tokio::spawn(async move {
             let _permit = gate.acquire().await.expect("gate");
             let t = Instant::now();
-            let status = client
-                .post(&url)
-                .header("cookie", format!("csrf={csrf}; sesi=token-{i}"))
-                .form(&[
-                    ("csrf", csrf),
-                    ("slot", &slot.to_string()),
-                    ("key", &format!("rush-{i}")),
-                ])
-                .send()
+            let status = attempt(&client, &url, form, i, slot, &format!("rush-{i}"))
                 .await
-                .map(|r| r.status().as_u16())
                 .unwrap_or(0);
             (status, t.elapsed())
         }));
@@ -252,7 +281,7 @@ async fn main() -> anyhow::Result<()> {
         let (status, latency) = t.await?;
         latencies.push(latency);
         match status {
-            303 => booked += 1,
+            303 | 201 => booked += 1,
             409 => full += 1,
             500..=599 => server_errors += 1,
             _ => other += 1,
@@ -290,19 +319,8 @@ async fn main() -> anyhow::Result<()> {
     };
     let mut direct_accepted = 0;
     for i in ATTEMPTS..ATTEMPTS + 50 {
-        let status = client
-            .post(&url)
-            .header("cookie", format!("csrf={csrf}; sesi=token-{i}"))
-            .form(&[
-                ("csrf", csrf),
-                ("slot", &full_slot.to_string()),
-                ("key", &format!("direct-{i}")),
-            ])
-            .send()
-            .await?
-            .status()
-            .as_u16();
-        if status == 303 {
+        let status = attempt(&client, &url, form, i, full_slot, &format!("direct-{i}")).await?;
+        if status == 303 || status == 201 {
             direct_accepted += 1;
         }
     }

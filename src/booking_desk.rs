@@ -127,6 +127,8 @@ pub struct BookRequest<'a> {
 
 #[derive(Default)]
 pub struct BookingDesk {
+    /// SQLite's group writer (none on PostgreSQL).
+    group: Option<store::GroupCommit>,
     rules: Mutex<HashMap<Uuid, (Instant, Option<BookingRule>)>>,
     days: Mutex<HashMap<(Uuid, String), (Instant, DaySlots)>>,
     slots: Mutex<HashMap<Uuid, SlotRow>>,
@@ -191,8 +193,13 @@ pub fn changeable(
 }
 
 impl BookingDesk {
-    pub fn new() -> BookingDesk {
-        BookingDesk::default()
+    /// A desk for `db`; on SQLite bookings go through one group writer (see
+    /// `storage::bookings::GroupCommit`). Needs a Tokio runtime.
+    pub fn new(db: &Db) -> BookingDesk {
+        BookingDesk {
+            group: store::GroupCommit::start(db),
+            ..BookingDesk::default()
+        }
     }
 
     /// The service's booking rule (`None`: not bookable online).
@@ -415,18 +422,17 @@ impl BookingDesk {
         getrandom::fill(&mut random)
             .map_err(|e| StorageError::Sql(sqlx::Error::Io(std::io::Error::other(e))))?;
         let code = booking_code(random);
-        match store::book(
-            db,
-            NewBooking {
-                slot_id: slot.id,
-                account_id,
-                code: &code,
-                idempotency_key: key,
-            },
-            now,
-        )
-        .await
-        {
+        let new = NewBooking {
+            slot_id: slot.id,
+            account_id,
+            code: &code,
+            idempotency_key: key,
+        };
+        let made = match &self.group {
+            Some(group) => group.book(db, new, now).await,
+            None => store::book(db, new, now).await,
+        };
+        match made {
             Ok(b) => {
                 if b.code == code {
                     self.note(&slot, Some(1));

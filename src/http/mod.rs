@@ -546,13 +546,14 @@ pub fn openapi_json() -> String {
 pub fn router(db: Db, catalog: SharedCatalog, settings: Settings) -> Router {
     let (api, doc) =
         api_router(settings.sign_in_burst, &settings.trusted_proxies).split_for_parts();
+    let booking = Arc::new(crate::booking_desk::BookingDesk::new(&db));
     let state = AppState {
         db,
         catalog,
         settings,
         openapi_json: Arc::new(doc.to_pretty_json().unwrap_or_default()),
         page_cache: Arc::new(pages::PageCache::new()),
-        booking: Arc::new(crate::booking_desk::BookingDesk::new()),
+        booking,
     };
     let (pages, _) = page_routes(
         state.settings.sign_in_burst,

@@ -381,3 +381,155 @@ pub async fn check_in(
     tx.commit().await?;
     Ok(issued)
 }
+
+// ---------------------------------------------------------------------------------------------
+// Group commit (SQLite)
+
+/// SQLite runs one write transaction at a time, and each commit waits for its fsync: at the
+/// release rush, bookings made one transaction each queue behind each other's fsync (and behind
+/// SQLite's busy-wait backoff). The group writer takes every booking waiting at that moment,
+/// makes them in one transaction — each inside its own savepoint, so one refusal undoes only
+/// itself — commits once, and only then answers each. Every acknowledged booking is committed
+/// before its answer, as with one transaction per booking. PostgreSQL needs none of this.
+#[derive(Clone)]
+pub struct GroupCommit {
+    sender: tokio::sync::mpsc::Sender<Pending>,
+}
+
+/// How many bookings one transaction takes at most.
+const GROUP_MAX: usize = 128;
+
+struct Pending {
+    slot_id: Uuid,
+    account_id: Uuid,
+    code: String,
+    key: String,
+    now: DateTime<Utc>,
+    answer: tokio::sync::oneshot::Sender<Result<Outcome, String>>,
+}
+
+/// What a booking's savepoint gave; refusals are explained by reads after the commit.
+enum Outcome {
+    Booked(BookingRow),
+    NoPlace,
+    Conflict { service_id: Uuid, day: String },
+}
+
+impl GroupCommit {
+    /// The writer for `db` when it is SQLite (`None` for PostgreSQL). It runs until every
+    /// handle is dropped.
+    pub fn start(db: &Db) -> Option<GroupCommit> {
+        let Db::Sqlite(pool) = db else {
+            return None;
+        };
+        let (sender, receiver) = tokio::sync::mpsc::channel(4096);
+        tokio::spawn(write_groups(pool.clone(), receiver));
+        Some(GroupCommit { sender })
+    }
+
+    /// As [`book`], through the group writer.
+    pub async fn book(
+        &self,
+        db: &Db,
+        new: NewBooking<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<BookingRow, BookError> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let pending = Pending {
+            slot_id: new.slot_id,
+            account_id: new.account_id,
+            code: new.code.to_owned(),
+            key: new.idempotency_key.to_owned(),
+            now,
+            answer,
+        };
+        let gone = || StorageError::Sql(sqlx::Error::PoolClosed);
+        self.sender.send(pending).await.map_err(|_| gone())?;
+        let outcome = answered
+            .await
+            .map_err(|_| gone())?
+            .map_err(|e| StorageError::Sql(sqlx::Error::Protocol(e)))?;
+        match outcome {
+            Outcome::Booked(row) => Ok(row),
+            Outcome::NoPlace => {
+                if let Some(existing) = by_key(db, new.account_id, new.idempotency_key).await? {
+                    return Ok(existing);
+                }
+                Err(match slot(db, new.slot_id).await? {
+                    Some(_) => BookError::Full,
+                    None => BookError::NoSlot,
+                })
+            }
+            Outcome::Conflict { service_id, day } => {
+                if let Some(existing) = by_key(db, new.account_id, new.idempotency_key).await? {
+                    return Ok(existing);
+                }
+                let active = active_on(db, new.account_id, service_id, &day).await?;
+                Err(BookError::AlreadyBooked(active.unwrap_or_default()))
+            }
+        }
+    }
+}
+
+async fn write_groups(pool: sqlx::SqlitePool, mut receiver: tokio::sync::mpsc::Receiver<Pending>) {
+    let mut group = Vec::with_capacity(GROUP_MAX);
+    while receiver.recv_many(&mut group, GROUP_MAX).await > 0 {
+        match write_group(&pool, &group).await {
+            Ok(outcomes) => {
+                for (pending, outcome) in group.drain(..).zip(outcomes) {
+                    let _ = pending.answer.send(Ok(outcome));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, bookings = group.len(), "a group of bookings failed; none was made");
+                for pending in group.drain(..) {
+                    let _ = pending.answer.send(Err(e.to_string()));
+                }
+            }
+        }
+    }
+}
+
+async fn write_group(
+    pool: &sqlx::SqlitePool,
+    group: &[Pending],
+) -> Result<Vec<Outcome>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let mut outcomes = Vec::with_capacity(group.len());
+    for p in group {
+        sqlx::query("SAVEPOINT booking").execute(&mut *tx).await?;
+        let taken: Option<(Uuid, String)> = sqlx::query_as(
+            "UPDATE booking_slots SET booked = booked + 1 WHERE id = $1 AND booked < quota RETURNING service_id, day",
+        )
+        .bind(p.slot_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((service_id, day)) = taken else {
+            sqlx::query("RELEASE booking").execute(&mut *tx).await?;
+            outcomes.push(Outcome::NoPlace);
+            continue;
+        };
+        let inserted: Result<BookingRow, sqlx::Error> = sqlx::query_as(concat!(
+            "INSERT INTO bookings (id, slot_id, service_id, day, account_id, code, state, idempotency_key, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'booked', $7, $8) RETURNING ", booking_columns!()))
+        .bind(Uuid::now_v7()).bind(p.slot_id).bind(service_id).bind(&day).bind(p.account_id).bind(&p.code)
+        .bind(&p.key).bind(timestamp(p.now))
+        .fetch_one(&mut *tx)
+        .await;
+        match inserted {
+            Ok(row) => {
+                sqlx::query("RELEASE booking").execute(&mut *tx).await?;
+                outcomes.push(Outcome::Booked(row));
+            }
+            Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+                // Undo this booking's place only; the others in the group stand.
+                sqlx::query("ROLLBACK TO booking").execute(&mut *tx).await?;
+                sqlx::query("RELEASE booking").execute(&mut *tx).await?;
+                outcomes.push(Outcome::Conflict { service_id, day });
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    tx.commit().await?;
+    Ok(outcomes)
+}

@@ -638,7 +638,66 @@ both_engines!(
     no_slot_is_ever_booked_beyond_its_quota,
     bookings_are_idempotent_one_per_day_and_check_in_once,
     moves_never_overfill_a_slot_and_no_shows_are_released,
+    the_server_s_booking_path_never_oversells_and_keeps_retries_to_one,
 );
+
+/// The path the server books through (SQLite: the group writer, one transaction for many
+/// bookings; PostgreSQL: one transaction each): 60 citizens, each sending their request twice
+/// with one key, for 10 places at once. Exactly 10 bookings exist, each answered to both of its
+/// requests, and no one is answered a booking that is not stored.
+async fn the_server_s_booking_path_never_oversells_and_keeps_retries_to_one(engine: Engine) {
+    use mpp::storage::bookings::{self, BookError, GroupCommit, NewBooking};
+    let Some(tmp) = TempDb::new(engine).await else {
+        return;
+    };
+    let place = demo(&tmp).await;
+    let slot = one_slot(&tmp.db, place.services[0], 10).await;
+    let people = citizens(&tmp.db, 60).await;
+    let group = GroupCommit::start(&tmp.db);
+    assert_eq!(group.is_some(), engine == Engine::Sqlite);
+    let barrier = Arc::new(Barrier::new(people.len() * 2));
+    let mut tasks = Vec::new();
+    for (i, person) in people.into_iter().enumerate() {
+        for j in 0..2 {
+            let (db, barrier, group) = (tmp.db.clone(), barrier.clone(), group.clone());
+            tasks.push(tokio::spawn(async move {
+                barrier.wait().await;
+                let code = format!("G{i:03}{j}");
+                let new = NewBooking {
+                    slot_id: slot,
+                    account_id: person,
+                    code: &code,
+                    idempotency_key: "same-key",
+                };
+                let made = match &group {
+                    Some(g) => g.book(&db, new, Utc::now()).await,
+                    None => bookings::book(&db, new, Utc::now()).await,
+                };
+                (person, made)
+            }));
+        }
+    }
+    let mut answered = std::collections::HashMap::new();
+    let mut full = 0;
+    for t in tasks {
+        match t.await.expect("task") {
+            (person, Ok(b)) => {
+                assert_eq!(b.account_id, person);
+                let first = answered.entry(person).or_insert(b.id);
+                assert_eq!(*first, b.id, "both requests of one citizen get one booking");
+            }
+            (_, Err(BookError::Full)) => full += 1,
+            (_, Err(e)) => panic!("unexpected: {e}"),
+        }
+    }
+    assert_eq!(answered.len(), 10, "{full} refused");
+    assert_eq!(
+        crate::support::count_in(&tmp.db, "SELECT COUNT(*) FROM bookings").await,
+        10
+    );
+    let s = bookings::slot(&tmp.db, slot).await.expect("s").expect("s");
+    assert_eq!(s.booked, 10);
+}
 
 /// `n` citizens' accounts, made directly.
 async fn citizens(db: &Db, n: usize) -> Vec<Uuid> {
