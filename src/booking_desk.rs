@@ -123,6 +123,16 @@ pub struct BookRequest<'a> {
     pub account_id: Uuid,
     /// The idempotency key: a retried request with the same key gets the same booking.
     pub key: &'a str,
+    /// What the caller already read of a booking with this key (with the session, in one
+    /// statement: `storage::bookings::session_with_key`), and when the read began.
+    pub prior: Option<PriorRead>,
+}
+
+/// A read of the booking made with a request's idempotency key.
+#[derive(Debug, Clone, Copy)]
+pub struct PriorRead {
+    pub began: Instant,
+    pub booking: Option<Uuid>,
 }
 
 #[derive(Default)]
@@ -132,6 +142,8 @@ pub struct BookingDesk {
     rules: Mutex<HashMap<Uuid, (Instant, Option<BookingRule>)>>,
     days: Mutex<HashMap<(Uuid, String), (Instant, DaySlots)>>,
     slots: Mutex<HashMap<Uuid, SlotRow>>,
+    /// When each slot was last seen full (an answer received after the observation).
+    full_seen: Mutex<HashMap<Uuid, Instant>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -283,8 +295,18 @@ impl BookingDesk {
                 known.insert(r.id, r.clone());
             }
         }
+        let loaded = Instant::now();
+        {
+            let mut seen = lock(&self.full_seen);
+            if seen.len() > MAX_SLOTS_REMEMBERED {
+                seen.clear();
+            }
+            for r in rows.iter().filter(|r| r.booked >= r.quota) {
+                seen.insert(r.id, loaded);
+            }
+        }
         let rows = Arc::new(rows);
-        lock(&self.days).insert(key, (Instant::now(), rows.clone()));
+        lock(&self.days).insert(key, (loaded, rows.clone()));
         Ok(rows)
     }
 
@@ -334,13 +356,15 @@ impl BookingDesk {
         Ok(found)
     }
 
-    /// Whether the copy of the slot's day, still fresh, says the slot is full.
-    fn known_full(&self, slot: &SlotRow) -> bool {
-        lock(&self.days)
+    /// When the slot was seen full, if the copy of its day is fresh and says it is full.
+    fn known_full(&self, slot: &SlotRow) -> Option<Instant> {
+        let full = lock(&self.days)
             .get(&(slot.service_id, slot.day.clone()))
             .filter(|(at, _)| at.elapsed() < DAY_TTL)
             .and_then(|(_, rows)| rows.iter().find(|r| r.id == slot.id))
-            .is_some_and(|r| r.booked >= r.quota)
+            .is_some_and(|r| r.booked >= r.quota);
+        full.then(|| lock(&self.full_seen).get(&slot.id).copied())
+            .flatten()
     }
 
     /// Changes the copy of the slot's count by `delta`, or (`None`) marks it full.
@@ -352,6 +376,9 @@ impl BookingDesk {
                 Some(d) => (r.booked + d).clamp(0, r.quota),
                 None => r.quota,
             };
+        }
+        if delta.is_none() {
+            lock(&self.full_seen).insert(slot.id, Instant::now());
         }
     }
 
@@ -394,7 +421,16 @@ impl BookingDesk {
             slot_id,
             account_id,
             key,
+            prior,
         } = request;
+        if let Some(PriorRead {
+            booking: Some(existing),
+            ..
+        }) = prior
+            && let Some(b) = store::booking(db, existing).await?
+        {
+            return Ok(b);
+        }
         let rule = self
             .rule(db, service.id)
             .await?
@@ -412,7 +448,13 @@ impl BookingDesk {
                 };
             }
         };
-        if self.known_full(&slot) {
+        if let Some(seen) = self.known_full(&slot) {
+            // Seen full means every place-taker had committed (an uncommitted one would leave
+            // a place counted as free). So a read of the key that began after that moment
+            // already shows a booking this key made in this slot; otherwise read it now.
+            if prior.is_some_and(|p| seen < p.began) {
+                return Err(Refusal::Full);
+            }
             return match store::by_key(db, account_id, key).await? {
                 Some(existing) => Ok(existing),
                 None => Err(Refusal::Full),
@@ -522,7 +564,7 @@ impl BookingDesk {
         if new.id == old.id {
             return Ok(booking);
         }
-        if self.known_full(&new) {
+        if self.known_full(&new).is_some() {
             return Err(Refusal::Full);
         }
         match store::reschedule(db, id, account_id, new.id).await {

@@ -20,7 +20,7 @@ use super::account::{
 use super::api::{bearer, token_holder};
 use super::errors::{ApiError, Problem};
 use super::queue::{Operation, Progress, operate, progress};
-use crate::booking_desk::{BookRequest, Refusal, changeable, day_key};
+use crate::booking_desk::{BookRequest, PriorRead, Refusal, changeable, day_key};
 use crate::domain::identifier::Identifier;
 use crate::domain::queue::TicketState;
 use crate::domain::roles::{Action, permits};
@@ -454,12 +454,31 @@ pub async fn create_booking(
     headers: HeaderMap,
     body: Result<Json<BookingRequest>, JsonRejection>,
 ) -> Response {
-    let session = match citizen(&app, &headers).await {
-        Ok(s) => s,
-        Err(response) => return response,
+    let key = match idempotency_key(&headers) {
+        Ok(key) => key,
+        Err(e) if bearer(&headers).is_some() => return e.into_response(),
+        Err(_) => return citizen_unauthorized(),
+    };
+    // The session and a booking already made with this key, in one read.
+    let began = std::time::Instant::now();
+    let found = match bearer(&headers) {
+        Some(token) => {
+            crate::storage::bookings::session_with_key(
+                &app.db,
+                &token_hash(token),
+                chrono::Utc::now(),
+                &key,
+            )
+            .await
+        }
+        None => Ok(None),
+    };
+    let (session, existing) = match found {
+        Ok(Some(found)) => found,
+        Ok(None) => return citizen_unauthorized(),
+        Err(e) => return ApiError::internal(&e).into_response(),
     };
     let result = async {
-        let key = idempotency_key(&headers)?;
         let body = json_body(body)?;
         let catalog = app.catalog.get();
         let slot = app
@@ -481,6 +500,10 @@ pub async fn create_booking(
                     slot_id: slot.id,
                     account_id: session.account_id,
                     key: &key,
+                    prior: Some(PriorRead {
+                        began,
+                        booking: existing,
+                    }),
                 },
                 app.settings.clock.now(),
             )

@@ -9,15 +9,18 @@ use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::NaiveDate;
+use chrono::{NaiveDate, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::AppState;
-use super::account::{PlainForm, checked_form, csrf, csrf_forms, render, signed_in};
+use super::account::{
+    PlainForm, SESSION_COOKIE, checked_form, cookie, csrf, csrf_forms, render, signed_in,
+    token_hash,
+};
 use super::errors::PageError;
 use super::i18n::{Lang, Texts};
-use crate::booking_desk::{BookRequest, Refusal, changeable, day_key, local_now};
+use crate::booking_desk::{BookRequest, PriorRead, Refusal, changeable, day_key, local_now};
 use crate::domain::opening::time_zone;
 use crate::domain::queue::due_time;
 use crate::storage::bookings::{self as store, CheckInError};
@@ -198,7 +201,16 @@ pub async fn book(
 ) -> Result<Response, PageError> {
     let here = format!("/layanan/{id}/pesan");
     let form = checked_form(form, &headers, lang, &here)?;
-    let Some(session) = signed_in(&app, &headers, lang).await? else {
+    let key: String = form.key.chars().take(64).collect();
+    // The session and a booking already made with this form's key, in one read.
+    let began = std::time::Instant::now();
+    let found = match cookie(&headers, SESSION_COOKIE) {
+        Some(token) => store::session_with_key(&app.db, &token_hash(&token), Utc::now(), &key)
+            .await
+            .map_err(|e| PageError::internal(lang, &here, &e))?,
+        None => None,
+    };
+    let Some((session, existing)) = found else {
         return Ok(Redirect::to("/masuk").into_response());
     };
     let catalog = app.catalog.get();
@@ -206,7 +218,6 @@ pub async fn book(
         .ok()
         .and_then(|id| catalog.service(id))
         .ok_or_else(|| PageError::not_found(lang, &here))?;
-    let key: String = form.key.chars().take(64).collect();
     let result = match Uuid::parse_str(form.slot.trim()) {
         Ok(slot) => {
             app.booking
@@ -218,6 +229,10 @@ pub async fn book(
                         slot_id: slot,
                         account_id: session.account_id,
                         key: &key,
+                        prior: Some(PriorRead {
+                            began,
+                            booking: existing,
+                        }),
                     },
                     app.settings.clock.now(),
                 )

@@ -144,6 +144,43 @@ pub struct NewBooking<'a> {
     pub idempotency_key: &'a str,
 }
 
+/// The citizen behind a live session and the id of their booking made with `key`, in one
+/// statement (the booking API's first read at the rush).
+pub async fn session_with_key(
+    db: &Db,
+    token_hash: &[u8],
+    now: DateTime<Utc>,
+    key: &str,
+) -> Result<Option<(super::accounts::SessionAccount, Option<Uuid>)>, StorageError> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        account_id: Uuid,
+        identifier_kind: String,
+        identifier_sealed: Vec<u8>,
+        booking_id: Option<Uuid>,
+    }
+    let row: Option<Row> = on_pool!(db, pool => {
+        sqlx::query_as(
+            "SELECT a.id AS account_id, a.identifier_kind, a.identifier_sealed, \
+             (SELECT b.id FROM bookings b WHERE b.account_id = a.id AND b.idempotency_key = $3) AS booking_id \
+             FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.token_hash = $1 AND s.expires_at > $2 \
+             AND s.level <> 'password'",
+        )
+        .bind(token_hash).bind(timestamp(now)).bind(key)
+        .fetch_optional(pool).await
+    })?;
+    Ok(row.map(|r| {
+        (
+            super::accounts::SessionAccount {
+                account_id: r.account_id,
+                identifier_kind: r.identifier_kind,
+                identifier_sealed: r.identifier_sealed,
+            },
+            r.booking_id,
+        )
+    }))
+}
+
 pub async fn by_key(
     db: &Db,
     account_id: Uuid,

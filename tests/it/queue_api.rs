@@ -11,8 +11,95 @@ use crate::support::{Engine, TestApp};
 
 both_engines!(
     an_app_signs_in_books_moves_cancels_and_follows_its_ticket,
-    a_upp_system_operates_its_counter_with_a_token
+    a_upp_system_operates_its_counter_with_a_token,
+    a_retry_after_its_slot_filled_still_gets_its_booking
 );
+
+/// The first citizen books; four more fill the slot (the demo allows 4 per slot), the last is
+/// refused; the first one's retry, after the slot is known full, still gets its booking.
+async fn a_retry_after_its_slot_filled_still_gets_its_booking(engine: Engine) {
+    use reqwest::Method;
+    // Five sign-ins from one address: the burst is raised (its own test keeps 10).
+    let settings = mpp::http::Settings {
+        sign_in_burst: 1000,
+        clock: open_hours_clock(),
+        ..crate::support::test_settings()
+    };
+    let Some(app) = TestApp::demo_with(engine, settings).await else {
+        return;
+    };
+    let service = ktp_service(&app).await;
+    let (_, day) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/services/{service}/slots?day=2026-12-02"),
+        None,
+        None,
+        None,
+    )
+    .await;
+    let (slot, left) = last_free(&day);
+    assert_eq!(left, 4);
+    let mut tokens = Vec::new();
+    for i in 0..5 {
+        tokens.push(session_token(&app, &format!("penuh{i}@contoh.id")).await);
+    }
+    let body = json!({ "slot_id": slot });
+    let (status, first) = call(
+        &app,
+        Method::POST,
+        "/api/v1/bookings",
+        Some(&tokens[0]),
+        Some("first"),
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(status, 201);
+    for token in &tokens[1..4] {
+        let (status, _) = call(
+            &app,
+            Method::POST,
+            "/api/v1/bookings",
+            Some(token),
+            Some("mine"),
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(status, 201);
+    }
+    let (status, problem) = call(
+        &app,
+        Method::POST,
+        "/api/v1/bookings",
+        Some(&tokens[4]),
+        Some("late"),
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("slot_full")));
+    let (status, again) = call(
+        &app,
+        Method::POST,
+        "/api/v1/bookings",
+        Some(&tokens[0]),
+        Some("first"),
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!((status, again["id"].as_str()), (201, first["id"].as_str()));
+    // Still full for everyone else.
+    let (status, problem) = call(
+        &app,
+        Method::POST,
+        "/api/v1/bookings",
+        Some(&tokens[4]),
+        Some("late-2"),
+        Some(body),
+    )
+    .await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("slot_full")));
+    assert_eq!(app.count("SELECT COUNT(*) FROM bookings").await, 4);
+}
 
 /// A citizen's session token from the API's sign-in.
 async fn session_token(app: &TestApp, who: &str) -> String {
