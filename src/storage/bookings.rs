@@ -212,6 +212,9 @@ pub async fn book(
     new: NewBooking<'_>,
     now: DateTime<Utc>,
 ) -> Result<BookingRow, BookError> {
+    if let Db::Postgres(pool) = db {
+        return book_in_one_statement(pool, db, new, now).await;
+    }
     let mut tx = db.begin().await?;
     let taken: Option<(Uuid, String)> = on_tx!(&mut tx, conn => {
         sqlx::query_as("UPDATE booking_slots SET booked = booked + 1 WHERE id = $1 AND booked < quota RETURNING service_id, day")
@@ -248,6 +251,55 @@ pub async fn book(
                 return Ok(existing);
             }
             let active = active_on(db, new.account_id, service_id, &day).await?;
+            Err(BookError::AlreadyBooked(active.unwrap_or_default()))
+        }
+        Err(e) => Err(BookError::Storage(e.into())),
+    }
+}
+
+/// PostgreSQL takes the place and inserts the booking in one statement (a data-modifying
+/// `WITH`), so a booking is one round trip and one commit; SQLite has no such statement. A
+/// unique violation fails the whole statement, so the place is never taken without its booking.
+async fn book_in_one_statement(
+    pool: &sqlx::PgPool,
+    db: &Db,
+    new: NewBooking<'_>,
+    now: DateTime<Utc>,
+) -> Result<BookingRow, BookError> {
+    let made: Result<Option<BookingRow>, sqlx::Error> = sqlx::query_as(concat!(
+        "WITH taken AS (UPDATE booking_slots SET booked = booked + 1 WHERE id = $2 AND booked < quota \
+         RETURNING service_id, day) \
+         INSERT INTO bookings (id, slot_id, service_id, day, account_id, code, state, idempotency_key, created_at) \
+         SELECT $1, $2, taken.service_id, taken.day, $3, $4, 'booked', $5, $6 FROM taken RETURNING ",
+        booking_columns!()
+    ))
+    .bind(Uuid::now_v7())
+    .bind(new.slot_id)
+    .bind(new.account_id)
+    .bind(new.code)
+    .bind(new.idempotency_key)
+    .bind(timestamp(now))
+    .fetch_optional(pool)
+    .await;
+    match made {
+        Ok(Some(row)) => Ok(row),
+        Ok(None) => {
+            if let Some(existing) = by_key(db, new.account_id, new.idempotency_key).await? {
+                return Ok(existing);
+            }
+            Err(match slot(db, new.slot_id).await? {
+                Some(_) => BookError::Full,
+                None => BookError::NoSlot,
+            })
+        }
+        Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+            if let Some(existing) = by_key(db, new.account_id, new.idempotency_key).await? {
+                return Ok(existing);
+            }
+            let Some(s) = slot(db, new.slot_id).await? else {
+                return Err(BookError::NoSlot);
+            };
+            let active = active_on(db, new.account_id, s.service_id, &s.day).await?;
             Err(BookError::AlreadyBooked(active.unwrap_or_default()))
         }
         Err(e) => Err(BookError::Storage(e.into())),
