@@ -1,14 +1,17 @@
 //! The queue (antrean): ticket states and their transitions, the one fairness rule that orders
 //! who is called next, ticket numbers, and the words the display board speaks.
 //!
-//! Fairness rule. Every waiting ticket has a *due time*: a walk-in's is when it was taken; a
-//! booking checked in no later than its slot's start plus the grace time keeps its slot's start;
-//! a booking checked in later has lost its slot and is due from its check-in, like a walk-in.
-//! "Call next" takes, among tickets already due, the priority lane first (the elderly, people
-//! with disabilities, pregnant women), each lane in order of due time, then ticket number. When
-//! no ticket is due yet (bookers who came early, nobody else waiting), the earliest due is taken,
-//! so a counter never idles while someone waits. A transferred ticket keeps its due time: it
-//! keeps its place.
+//! Fairness rule (`shared/RULES.md`). Every waiting ticket has a *due time*: a walk-in's is when
+//! it was taken; a booking checked in no later than its slot's start plus the grace time keeps
+//! its slot's start; a booking checked in later has lost its slot and is due from its check-in,
+//! like a walk-in. Each lane is served in order of due time, then ticket number (numbers follow
+//! the order tickets were made). The priority lane (the elderly, people with disabilities,
+//! pregnant women) is served first, but after a priority call the next `every` calls go to
+//! regular tickets while any is due (one priority ticket after each N regular ones, N set per
+//! UPP, default 1), so neither lane starves. When no ticket is due yet (bookers who came
+//! early, nobody else waiting), the earliest due is taken, so a counter never idles while
+//! someone waits. A transferred ticket keeps its due time: it keeps its place. A ticket not
+//! answered after K recalls (per UPP, default 3) becomes a no-show at the next recall.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -160,20 +163,103 @@ pub struct Candidate {
     pub number: i32,
 }
 
-/// The key that orders candidates for `now`: due ones first, within them the priority lane
-/// first; then by due time and number.
-pub fn call_order(c: &Candidate, now: DateTime<Utc>) -> (bool, bool, DateTime<Utc>, i32) {
-    let due = c.due_at <= now;
-    (!due, !(due && c.priority), c.due_at, c.number)
+/// Regular calls due after each priority call, unless a UPP sets another number.
+pub const PRIORITY_EVERY_DEFAULT: u32 = 1;
+/// Recalls before a further recall marks the ticket a no-show, unless a UPP sets another number.
+pub const MAX_RECALLS_DEFAULT: i32 = 3;
+
+/// Whose turn it is between the lanes: regular calls since the last priority call, and how many
+/// regular calls a priority call is followed by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Turn {
+    pub since_priority: u32,
+    pub every: u32,
+}
+
+impl Turn {
+    /// From the lanes of the latest calls, newest first (only the first `every` matter).
+    pub fn from_recent(recent_priority_flags: &[bool], every: u32) -> Turn {
+        let since = recent_priority_flags
+            .iter()
+            .take(every as usize)
+            .position(|&p| p)
+            .unwrap_or(every as usize);
+        Turn {
+            since_priority: u32::try_from(since).unwrap_or(every),
+            every,
+        }
+    }
+
+    pub fn priority_allowed(self) -> bool {
+        self.since_priority >= self.every
+    }
+
+    /// The turn after calling a ticket of this lane.
+    pub fn after(self, priority: bool) -> Turn {
+        Turn {
+            since_priority: if priority {
+                0
+            } else {
+                self.since_priority.saturating_add(1)
+            },
+            every: self.every,
+        }
+    }
+}
+
+fn lane_key(c: &Candidate) -> (DateTime<Utc>, i32) {
+    (c.due_at, c.number)
 }
 
 /// The position of the ticket to call next among `waiting`, if any.
-pub fn next_to_call(waiting: &[Candidate], now: DateTime<Utc>) -> Option<usize> {
-    waiting
-        .iter()
-        .enumerate()
-        .min_by_key(|(_, c)| call_order(c, now))
-        .map(|(i, _)| i)
+pub fn next_to_call(waiting: &[Candidate], now: DateTime<Utc>, turn: Turn) -> Option<usize> {
+    let first = |priority: bool| {
+        waiting
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.due_at <= now && c.priority == priority)
+            .min_by_key(|(_, c)| lane_key(c))
+            .map(|(i, _)| i)
+    };
+    match (first(true), first(false)) {
+        (Some(p), Some(r)) => Some(if turn.priority_allowed() { p } else { r }),
+        (Some(p), None) => Some(p),
+        (None, Some(r)) => Some(r),
+        // Nobody due yet: the earliest due, so the counter does not idle.
+        (None, None) => waiting
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, c)| lane_key(c))
+            .map(|(i, _)| i),
+    }
+}
+
+/// The order in which `waiting` would be called from `now` if nobody else came: positions into
+/// `waiting`. The ticket page's "people before you" is a ticket's index here.
+pub fn call_sequence(waiting: &[Candidate], now: DateTime<Utc>, turn: Turn) -> Vec<usize> {
+    let mut left: Vec<usize> = (0..waiting.len()).collect();
+    let mut order = Vec::with_capacity(waiting.len());
+    let mut turn = turn;
+    while !left.is_empty() {
+        let view: Vec<Candidate> = left.iter().map(|&i| waiting[i]).collect();
+        let Some(pick) = next_to_call(&view, now, turn) else {
+            break;
+        };
+        let chosen = left.remove(pick);
+        turn = turn.after(waiting[chosen].priority);
+        order.push(chosen);
+    }
+    order
+}
+
+/// What a recall does to a ticket already recalled `recalls` times: another recall, or, past
+/// `max_recalls`, a no-show.
+pub fn recall_outcome(recalls: i32, max_recalls: i32) -> TicketAction {
+    if recalls >= max_recalls {
+        TicketAction::NoShow
+    } else {
+        TicketAction::Recall
+    }
 }
 
 /// A ticket's code: the tenant's prefix and the number, three digits at least (`A012`).
@@ -392,27 +478,58 @@ mod tests {
             priority: true,
             number: 12,
         };
+        let open = Turn {
+            since_priority: 1,
+            every: 1,
+        };
         let waiting = [booking_later, booking_now, walk_in, elderly];
         assert_eq!(
-            next_to_call(&waiting, now),
+            next_to_call(&waiting, now, open),
             Some(3),
             "the priority lane first"
         );
-        let waiting = [booking_later, booking_now, walk_in];
-        assert_eq!(next_to_call(&waiting, now), Some(2), "then by due time");
+        let just_served = Turn {
+            since_priority: 0,
+            every: 1,
+        };
         assert_eq!(
-            next_to_call(&[booking_later], now),
+            next_to_call(&waiting, now, just_served),
+            Some(2),
+            "after a priority call, a regular one"
+        );
+        let waiting = [booking_later, booking_now, walk_in];
+        assert_eq!(
+            next_to_call(&waiting, now, open),
+            Some(2),
+            "then by due time"
+        );
+        assert_eq!(
+            next_to_call(&[booking_later], now, open),
             Some(0),
             "nobody due: the earliest"
         );
-        assert_eq!(next_to_call(&[], now), None);
+        assert_eq!(next_to_call(&[], now, open), None);
         // A priority ticket not yet due does not jump the queue.
         let early_elderly = Candidate {
             due_at: at(120),
             priority: true,
             number: 1,
         };
-        assert_eq!(next_to_call(&[early_elderly, walk_in], now), Some(1));
+        assert_eq!(next_to_call(&[early_elderly, walk_in], now, open), Some(1));
+        // Only priority tickets waiting: they are called even out of turn.
+        assert_eq!(next_to_call(&[elderly], now, just_served), Some(0));
+    }
+
+    #[test]
+    fn turns_come_from_the_latest_calls() {
+        assert_eq!(Turn::from_recent(&[], 1).since_priority, 1);
+        assert!(Turn::from_recent(&[], 1).priority_allowed());
+        assert!(!Turn::from_recent(&[true, false], 1).priority_allowed());
+        assert!(Turn::from_recent(&[false, true], 1).priority_allowed());
+        assert!(!Turn::from_recent(&[false, true], 2).priority_allowed());
+        assert!(Turn::from_recent(&[false, false, true], 2).priority_allowed());
+        assert_eq!(recall_outcome(2, 3), TicketAction::Recall);
+        assert_eq!(recall_outcome(3, 3), TicketAction::NoShow);
     }
 
     fn any_state() -> impl Strategy<Value = TicketState> {
@@ -443,25 +560,69 @@ mod tests {
             prop_assert!(TicketState::parse(s.as_str()) == Some(s));
         }
 
-        /// The ticket called is never behind another due ticket of the same lane.
+        /// The ticket called is never behind another due ticket of the same lane, and a lane is
+        /// skipped only for the other lane's turn.
         #[test]
         fn the_called_ticket_is_first_in_its_lane(
             tickets in prop::collection::vec((0i64..200, any::<bool>(), 1i32..500), 1..40),
             now in 0i64..200,
+            since in 0u32..4,
+            every in 1u32..4,
         ) {
             let waiting: Vec<Candidate> = tickets
                 .iter()
                 .map(|&(m, priority, number)| Candidate { due_at: at(m), priority, number })
                 .collect();
-            let chosen = waiting[next_to_call(&waiting, at(now)).expect("someone")];
+            let turn = Turn { since_priority: since, every };
+            let chosen = waiting[next_to_call(&waiting, at(now), turn).expect("someone")];
+            let chosen_due = chosen.due_at <= at(now);
             for other in &waiting {
                 let other_due = other.due_at <= at(now);
-                let chosen_due = chosen.due_at <= at(now);
                 if other_due && chosen_due && other.priority == chosen.priority {
                     prop_assert!((chosen.due_at, chosen.number) <= (other.due_at, other.number));
                 }
-                if other_due && other.priority {
-                    prop_assert!(chosen_due && chosen.priority);
+                if other_due {
+                    prop_assert!(chosen_due, "a due ticket waits only behind due ones");
+                    if other.priority && !chosen.priority {
+                        prop_assert!(!turn.priority_allowed(), "priority skipped only out of turn");
+                    }
+                    if !other.priority && chosen.priority {
+                        prop_assert!(turn.priority_allowed(), "regular skipped only for priority's turn");
+                    }
+                }
+            }
+        }
+
+        /// With both lanes waiting, each priority call is followed by `every` regular calls
+        /// while regular tickets remain, and every ticket is called exactly once.
+        #[test]
+        fn neither_lane_starves(
+            regular in 0usize..30,
+            priority in 0usize..30,
+            every in 1u32..4,
+        ) {
+            let mut waiting = Vec::new();
+            for i in 0..regular {
+                waiting.push(Candidate { due_at: at(i as i64), priority: false, number: i as i32 });
+            }
+            for i in 0..priority {
+                waiting.push(Candidate { due_at: at(i as i64), priority: true, number: 100 + i as i32 });
+            }
+            let order = call_sequence(&waiting, at(1000), Turn { since_priority: every, every });
+            let mut seen = order.clone();
+            seen.sort_unstable();
+            seen.dedup();
+            prop_assert_eq!(seen.len(), waiting.len());
+            let lanes: Vec<bool> = order.iter().map(|&i| waiting[i].priority).collect();
+            let mut regular_left = regular;
+            let mut since = every;
+            for p in lanes {
+                if p {
+                    prop_assert!(since >= every || regular_left == 0);
+                    since = 0;
+                } else {
+                    regular_left -= 1;
+                    since += 1;
                 }
             }
         }

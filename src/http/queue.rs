@@ -25,7 +25,7 @@ use super::i18n::{Lang, Texts};
 use super::staff::{Staff, current_staff};
 use crate::catalog::{Catalog, Mpp};
 use crate::domain::opening::{OpenState, state_at, time_zone};
-use crate::domain::queue::{Candidate, TicketAction, TicketState, call_order, due_time};
+use crate::domain::queue::{Candidate, TicketAction, TicketState, call_sequence, due_time};
 use crate::domain::roles::Action;
 use crate::storage::queue::{self as store, NewTicket, QueueError, TicketRow, Transfer};
 
@@ -273,11 +273,12 @@ pub(super) async fn progress(
 ) -> Result<Progress, crate::storage::StorageError> {
     let (ahead, wait_minutes) = if state == TicketState::Waiting {
         let waiting = store::waiting(&app.db, ticket.tenant_id, &ticket.day).await?;
-        let mine = call_order(&candidate(ticket), now);
-        let ahead = waiting
+        let turn = store::turn(&app.db, ticket.tenant_id, &ticket.day).await?;
+        let keys: Vec<Candidate> = waiting.iter().map(candidate).collect();
+        let ahead = call_sequence(&keys, now, turn)
             .iter()
-            .filter(|t| t.id != ticket.id && call_order(&candidate(t), now) < mine)
-            .count();
+            .position(|&i| waiting[i].id == ticket.id)
+            .unwrap_or(waiting.len());
         let times = store::recent_service_seconds(&app.db, ticket.tenant_id, 20).await?;
         let counters = store::open_counters(&app.db, ticket.tenant_id)
             .await?
@@ -523,17 +524,22 @@ async fn console_page(
     let services = store::counter_services(&app.db, counter.id)
         .await
         .map_err(|e| internal(&e))?;
-    let mut waiting: Vec<TicketRow> =
-        store::waiting(&app.db, counter.tenant_id, &local_day(mpp, now))
-            .await
-            .map_err(|e| internal(&e))?
-            .into_iter()
-            .filter(|t| {
-                t.counter_id == Some(counter.id)
-                    || (t.counter_id.is_none() && services.contains(&t.service_id))
-            })
-            .collect();
-    waiting.sort_by_key(|t| call_order(&candidate(t), now));
+    let waiting: Vec<TicketRow> = store::waiting(&app.db, counter.tenant_id, &local_day(mpp, now))
+        .await
+        .map_err(|e| internal(&e))?
+        .into_iter()
+        .filter(|t| {
+            t.counter_id == Some(counter.id)
+                || (t.counter_id.is_none() && services.contains(&t.service_id))
+        })
+        .collect();
+    // In the order they would be called (the lanes' turns included).
+    let turn = store::turn(&app.db, counter.tenant_id, &local_day(mpp, now))
+        .await
+        .map_err(|e| internal(&e))?;
+    let keys: Vec<Candidate> = waiting.iter().map(candidate).collect();
+    let order = call_sequence(&keys, now, turn);
+    let waiting: Vec<TicketRow> = order.into_iter().map(|i| waiting[i].clone()).collect();
     let others = store::counters_of_mpp(&app.db, counter.mpp_id)
         .await
         .map_err(|e| internal(&e))?
@@ -1157,6 +1163,7 @@ struct SetupPage<'a> {
     counters: Vec<CounterSetup>,
     services: Vec<(Uuid, String)>,
     rules: Vec<RuleView>,
+    lanes: store::QueueSettings,
     error: Option<String>,
     saved: bool,
 }
@@ -1213,6 +1220,9 @@ async fn setup_page(
     let counters = store::counters_of_mpp(&app.db, catalog.mpps[t.mpp].id)
         .await
         .map_err(|e| PageError::internal(lang, &here, &e))?;
+    let lanes = store::settings(&app.db, t.id)
+        .await
+        .map_err(|e| PageError::internal(lang, &here, &e))?;
     let mut setups = Vec::new();
     for c in counters.into_iter().filter(|c| c.tenant_id == t.id) {
         let served = store::counter_services(&app.db, c.id)
@@ -1264,6 +1274,7 @@ async fn setup_page(
         csrf: &token,
         tenant_name: t.name.clone(),
         counters: setups,
+        lanes,
         services: t
             .services
             .iter()
@@ -1316,6 +1327,10 @@ pub struct SetupForm {
     release_time: String,
     #[serde(default)]
     cutoff: String,
+    #[serde(default)]
+    priority_every: String,
+    #[serde(default)]
+    max_recalls: String,
 }
 
 csrf_forms!(SetupForm);
@@ -1424,6 +1439,30 @@ pub async fn save_setup(
                 ),
             }
         }
+        "lanes" => match (
+            number(&form.priority_every, 1..=20),
+            number(&form.max_recalls, 1..=10),
+        ) {
+            (Some(priority_every), Some(max_recalls)) => {
+                store::set_settings(
+                    &app.db,
+                    tenant,
+                    store::QueueSettings {
+                        priority_every,
+                        max_recalls,
+                    },
+                    &staff.actor(),
+                    &scope,
+                )
+                .await
+                .map_err(|e| PageError::internal(lang, &here, &e))?;
+                None
+            }
+            _ => refuse(
+                "Periksa isian: jumlah tiket reguler setelah tiap tiket prioritas 1–20, panggilan ulang 1–10.",
+                "Check the fields: regular tickets after each priority ticket 1–20, recalls 1–10.",
+            ),
+        },
         _ => refuse("Formulir tidak dikenal.", "Unknown form."),
     };
     match error {

@@ -12,8 +12,8 @@ use super::accounts::timestamp;
 use super::audit::NewEntry;
 use super::{Db, StorageError, Tx, on_pool, on_tx};
 use crate::domain::queue::{
-    Candidate, IllegalTransition, TicketAction, TicketState, call_announcement, next_to_call,
-    prefix_for, ticket_code,
+    Candidate, IllegalTransition, MAX_RECALLS_DEFAULT, PRIORITY_EVERY_DEFAULT, TicketAction,
+    TicketState, Turn, call_announcement, next_to_call, prefix_for, recall_outcome, ticket_code,
 };
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -207,6 +207,88 @@ pub async fn remove_counter(
     .await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// A UPP's queue rules (`shared/RULES.md`), the defaults when it set none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueSettings {
+    pub priority_every: i32,
+    pub max_recalls: i32,
+}
+
+pub async fn settings(db: &Db, tenant_id: Uuid) -> Result<QueueSettings, StorageError> {
+    let row: Option<(i32, i32)> = on_pool!(db, pool => {
+        sqlx::query_as("SELECT priority_every, max_recalls FROM queue_settings WHERE tenant_id = $1")
+            .bind(tenant_id).fetch_optional(pool).await
+    })?;
+    Ok(settings_or_default(row))
+}
+
+fn settings_or_default(row: Option<(i32, i32)>) -> QueueSettings {
+    let (priority_every, max_recalls) = row.unwrap_or((
+        i32::try_from(PRIORITY_EVERY_DEFAULT).unwrap_or(1),
+        MAX_RECALLS_DEFAULT,
+    ));
+    QueueSettings {
+        priority_every,
+        max_recalls,
+    }
+}
+
+/// Sets a UPP's queue rules (audited).
+pub async fn set_settings(
+    db: &Db,
+    tenant_id: Uuid,
+    settings: QueueSettings,
+    actor: &str,
+    audit_scope: &str,
+) -> Result<(), StorageError> {
+    let mut tx = db.begin().await?;
+    on_tx!(&mut tx, conn => {
+        sqlx::query(
+            "INSERT INTO queue_settings (tenant_id, priority_every, max_recalls, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (tenant_id) DO UPDATE SET priority_every = excluded.priority_every, \
+             max_recalls = excluded.max_recalls, updated_at = excluded.updated_at",
+        )
+        .bind(tenant_id).bind(settings.priority_every).bind(settings.max_recalls).bind(timestamp(Utc::now()))
+        .execute(conn).await.map(|_| ())
+    })?;
+    super::audit::append(
+        &mut tx,
+        NewEntry {
+            actor,
+            action: "queue.settings",
+            scope: audit_scope,
+            subject: &tenant_id.to_string(),
+            details: serde_json::json!({ "priority_every": settings.priority_every, "max_recalls": settings.max_recalls }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Whose turn it is between the lanes at a UPP on `day`, from its latest calls.
+async fn turn_in(tx: &mut Tx, tenant_id: Uuid, day: &str) -> Result<Turn, StorageError> {
+    let row: Option<(i32, i32)> = on_tx!(tx, conn => {
+        sqlx::query_as("SELECT priority_every, max_recalls FROM queue_settings WHERE tenant_id = $1")
+            .bind(tenant_id).fetch_optional(conn).await
+    })?;
+    let every = u32::try_from(settings_or_default(row).priority_every.max(1)).unwrap_or(1);
+    let flags: Vec<bool> = on_tx!(tx, conn => {
+        sqlx::query_scalar("SELECT priority FROM tickets WHERE tenant_id = $1 AND day = $2 AND called_at IS NOT NULL \
+                            ORDER BY called_at DESC LIMIT $3")
+            .bind(tenant_id).bind(day).bind(i64::from(every)).fetch_all(conn).await
+    })?;
+    Ok(Turn::from_recent(&flags, every))
+}
+
+/// Whose turn it is between the lanes at a UPP on `day` (for the ticket page's position).
+pub async fn turn(db: &Db, tenant_id: Uuid, day: &str) -> Result<Turn, StorageError> {
+    let mut tx = db.begin_snapshot().await?;
+    let turn = turn_in(&mut tx, tenant_id, day).await?;
+    tx.commit().await?;
+    Ok(turn)
 }
 
 /// Opens, pauses or closes a counter (audited).
@@ -438,7 +520,11 @@ pub async fn call_next(
                 number: t.number,
             })
             .collect();
-        let Some(pick) = next_to_call(&keys, now) else {
+        let turn = match candidates.first() {
+            Some(t) => turn_in(&mut tx, counter.tenant_id, &t.day).await?,
+            None => return Ok(None),
+        };
+        let Some(pick) = next_to_call(&keys, now, turn) else {
             return Ok(None);
         };
         let chosen = &candidates[pick];
@@ -516,6 +602,16 @@ pub async fn act(
         return Err(QueueError::NoTicket);
     }
     let state = TicketState::parse(&ticket.state).ok_or(QueueError::NoTicket)?;
+    // A ticket not answered after the UPP's number of recalls becomes a no-show instead.
+    let action = if action == TicketAction::Recall && state == TicketState::Called {
+        let row: Option<(i32, i32)> = on_tx!(&mut tx, conn => {
+            sqlx::query_as("SELECT priority_every, max_recalls FROM queue_settings WHERE tenant_id = $1")
+                .bind(ticket.tenant_id).fetch_optional(conn).await
+        })?;
+        recall_outcome(ticket.recalls, settings_or_default(row).max_recalls)
+    } else {
+        action
+    };
     let next = state.apply(action)?;
     let target: Option<CounterRow> = match &transfer {
         Some(t) if action == TicketAction::Transfer => {

@@ -18,7 +18,120 @@ both_engines!(
     kiosks_at_the_same_moment_get_distinct_consecutive_numbers,
     officers_calling_at_once_never_get_the_same_ticket,
     recall_creates_nothing_and_cancelled_tickets_are_never_called,
+    lanes_take_turns_and_unanswered_tickets_become_no_shows,
 );
+
+/// Three regular tickets, then three priority ones: with the default rule (one priority ticket
+/// after each regular one) the calls alternate, priority first. With two regular after each
+/// priority, the pattern follows. A ticket recalled three times becomes a no-show at the fourth.
+async fn lanes_take_turns_and_unanswered_tickets_become_no_shows(engine: Engine) {
+    let Some(tmp) = TempDb::new(engine).await else {
+        return;
+    };
+    let place = demo(&tmp).await;
+    let counter = open_counter(&tmp.db, &place, 1).await;
+    let base = Utc::now() - chrono::Duration::minutes(30);
+    let issue = |priority: bool, minute: i64| {
+        let (db, mut ticket) = (tmp.db.clone(), walk_in(&place, place.services[0], priority));
+        ticket.due_at = base + chrono::Duration::minutes(minute);
+        async move {
+            queue::issue_ticket(&db, ticket, Utc::now())
+                .await
+                .expect("ticket")
+        }
+    };
+    let lanes_called = |n: usize| {
+        let db = tmp.db.clone();
+        async move {
+            let mut lanes = Vec::new();
+            for _ in 0..n {
+                let t = queue::call_next(&db, counter, "test", "/", Utc::now())
+                    .await
+                    .expect("call")
+                    .expect("someone");
+                lanes.push(if t.priority { 'P' } else { 'R' });
+                for action in [TicketAction::Start, TicketAction::Finish] {
+                    queue::act(
+                        &db,
+                        t.id,
+                        action,
+                        Some(counter),
+                        None,
+                        "test",
+                        "/",
+                        Utc::now(),
+                    )
+                    .await
+                    .expect("act");
+                }
+            }
+            lanes.into_iter().collect::<String>()
+        }
+    };
+    for m in 0..3 {
+        issue(false, m).await;
+    }
+    for m in 3..6 {
+        issue(true, m).await;
+    }
+    assert_eq!(lanes_called(6).await, "PRPRPR");
+
+    queue::set_settings(
+        &tmp.db,
+        place.tenant,
+        queue::QueueSettings {
+            priority_every: 2,
+            max_recalls: 3,
+        },
+        "test",
+        "/",
+    )
+    .await
+    .expect("settings");
+    for m in 10..15 {
+        issue(false, m).await;
+    }
+    for m in 15..18 {
+        issue(true, m).await;
+    }
+    // The last call was regular (one since the last priority): one more regular, then priority.
+    assert_eq!(lanes_called(8).await, "RPRRPRRP");
+
+    let t = issue(false, 20).await;
+    let called = queue::call_next(&tmp.db, counter, "test", "/", Utc::now())
+        .await
+        .expect("call")
+        .expect("it");
+    assert_eq!(called.id, t.id);
+    for recalls in 1..=3 {
+        let r = queue::act(
+            &tmp.db,
+            t.id,
+            TicketAction::Recall,
+            Some(counter),
+            None,
+            "test",
+            "/",
+            Utc::now(),
+        )
+        .await
+        .expect("recall");
+        assert_eq!((r.state.as_str(), r.recalls), ("called", recalls));
+    }
+    let r = queue::act(
+        &tmp.db,
+        t.id,
+        TicketAction::Recall,
+        Some(counter),
+        None,
+        "test",
+        "/",
+        Utc::now(),
+    )
+    .await
+    .expect("the fourth");
+    assert_eq!(r.state, "no_show");
+}
 
 /// The demo's Disdukcapil tenant of MPP Among Warga and two of its services.
 struct Place {
