@@ -3,6 +3,7 @@
 //! Nothing in this module imports `sqlx`, `axum`, `tokio` or touches the file system or the
 //! network; everything here is tested on its own in milliseconds.
 
+pub mod application;
 pub mod audit;
 pub mod booking;
 pub mod calendar;
