@@ -8,6 +8,7 @@ pub mod audit;
 pub mod booking;
 pub mod calendar;
 pub mod catalog;
+pub mod form;
 pub mod identifier;
 pub mod nik;
 pub mod opening;
