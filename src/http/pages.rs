@@ -777,6 +777,8 @@ struct ServicePage<'a> {
     time_limit: String,
     other_components: [(&'static str, Option<&'a str>); 7],
     elsewhere: Vec<Elsewhere<'a>>,
+    /// Whether the service takes online bookings.
+    bookable: bool,
 }
 
 pub async fn service(
@@ -797,7 +799,15 @@ pub async fn service(
     // The page depends only on the snapshot, the service and the language (and the query string,
     // which then bypasses the cache).
     let cacheable = uri.query().is_none();
-    if cacheable && let Some(html) = app.page_cache.get(catalog.version, s.id, lang) {
+    // Whether it takes online bookings (the booking desk's copy of the rule, a few seconds old
+    // at most) decides the "book a time" link, so it is part of the cached page's key.
+    let bookable = app
+        .booking
+        .rule(&app.db, s.id)
+        .await
+        .map_err(|e| PageError::internal(lang, &here(&uri), &e))?
+        .is_some();
+    if cacheable && let Some(html) = app.page_cache.get(catalog.version, s.id, lang, bookable) {
         return Ok(html_response(html));
     }
     let m = &catalog.mpps[s.mpp];
@@ -843,6 +853,7 @@ pub async fn service(
             ),
         ],
         elsewhere,
+        bookable,
     };
     let html = page
         .render()
@@ -850,7 +861,7 @@ pub async fn service(
     let html = bytes::Bytes::from(html);
     if cacheable {
         app.page_cache
-            .put(catalog.version, s.id, lang, html.clone());
+            .put(catalog.version, s.id, lang, bookable, html.clone());
     }
     Ok(html_response(html))
 }
@@ -874,7 +885,7 @@ pub struct PageCache {
 
 const PAGE_CACHE_ENTRIES: usize = 4096;
 
-type RenderedPages = HashMap<(Uuid, Lang), bytes::Bytes>;
+type RenderedPages = HashMap<(Uuid, Lang, bool), bytes::Bytes>;
 
 impl PageCache {
     pub fn new() -> PageCache {
@@ -883,15 +894,15 @@ impl PageCache {
         }
     }
 
-    fn get(&self, version: i64, id: Uuid, lang: Lang) -> Option<bytes::Bytes> {
+    fn get(&self, version: i64, id: Uuid, lang: Lang, bookable: bool) -> Option<bytes::Bytes> {
         let guard = self.inner.read().ok()?;
         if guard.0 != version {
             return None;
         }
-        guard.1.get(&(id, lang)).cloned()
+        guard.1.get(&(id, lang, bookable)).cloned()
     }
 
-    fn put(&self, version: i64, id: Uuid, lang: Lang, html: bytes::Bytes) {
+    fn put(&self, version: i64, id: Uuid, lang: Lang, bookable: bool, html: bytes::Bytes) {
         let Ok(mut guard) = self.inner.write() else {
             return;
         };
@@ -899,7 +910,7 @@ impl PageCache {
             guard.0 = version;
             guard.1.clear();
         }
-        guard.1.insert((id, lang), html);
+        guard.1.insert((id, lang, bookable), html);
     }
 }
 

@@ -1222,6 +1222,23 @@ async fn a_citizen_moves_a_booking_from_its_page(engine: Engine) {
         .as_str()
         .expect("id")
         .to_owned();
+    // Only services that take bookings offer the link.
+    let (_, page) = app.get_text(&format!("/layanan/{service}")).await;
+    assert!(page.contains("Pesan jadwal kedatangan"), "{page}");
+    let (_, all) = app
+        .get_json("/api/v1/services?mpp=among-warga-kota-batu&per_page=100")
+        .await;
+    let other = all["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|s| s["tenant"]["slug"] != "dispendukcapil")
+        .expect("a service of another UPP")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let (_, page) = app.get_text(&format!("/layanan/{other}")).await;
+    assert!(!page.contains("Pesan jadwal kedatangan"), "{page}");
     let mut citizen = signed_in(&app, "pindah@contoh.id", "pindah@contoh.id").await;
     let (_, page, _) = citizen
         .get(&format!("/layanan/{service}/pesan?hari=2026-12-02"))
