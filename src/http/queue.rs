@@ -1026,11 +1026,25 @@ async fn stats_common(
             "You may not see this MPP's statistics.",
         ));
     }
-    let day = query
+    // No day asked: today. A day that is not a date is refused, not silently replaced.
+    let asked = query
         .ok()
         .and_then(|Query(q)| q.hari)
-        .filter(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok())
-        .unwrap_or_else(|| local_day(mpp, app.settings.clock.now()));
+        .filter(|d| !d.trim().is_empty());
+    let day = match asked {
+        None => local_day(mpp, app.settings.clock.now()),
+        Some(d) => match chrono::NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d") {
+            Ok(date) => date.format("%Y-%m-%d").to_string(),
+            Err(_) => {
+                return Err(PageError::bad_request(
+                    lang,
+                    &here,
+                    "Tanggal harus berbentuk TTTT-BB-HH, misalnya 2026-12-01.",
+                    "The date must be YYYY-MM-DD, for example 2026-12-01.",
+                ));
+            }
+        },
+    };
     let rows = stats_rows(app, &staff, mpp, &day)
         .await
         .map_err(|e| PageError::internal(lang, &here, &e))?;

@@ -629,6 +629,11 @@ async fn a_walk_in_is_called_at_the_console_and_the_board_hears_it(engine: Engin
         .await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Dispendukcapil Kota Batu"), "{page}");
+    let (status, page, _) = manager
+        .get("/staf/statistik/among-warga-kota-batu?hari=kemarin")
+        .await;
+    assert_eq!(status, 400);
+    assert!(page.contains("TTTT-BB-HH"), "{page}");
     let (status, csv, _) = manager
         .get("/staf/statistik-csv/among-warga-kota-batu?hari=2026-12-01")
         .await;
