@@ -1877,6 +1877,8 @@ struct LinkPage<'a> {
     here: String,
     csrf: &'a str,
     invite: bool,
+    /// An invitation for an account that already has a password: it is confirmed, not replaced.
+    existing: bool,
     role: String,
     email: String,
     error: Option<String>,
@@ -1904,6 +1906,7 @@ fn link_page<'a>(
     token: &str,
     csrf: &'a str,
     link: &store::LinkRow,
+    existing: Option<&store::StaffLogin>,
     error: Option<String>,
 ) -> LinkPage<'a> {
     let catalog = app.catalog.get();
@@ -1924,6 +1927,7 @@ fn link_page<'a>(
         here: format!("/staf/tautan/{token}"),
         csrf,
         invite: link.purpose == "invite",
+        existing: link.purpose == "invite" && existing.is_some(),
         role,
         email: app
             .settings
@@ -1943,8 +1947,19 @@ pub async fn link_form(
     Path(token): Path<String>,
 ) -> Result<Response, PageError> {
     let link = live_link(&app, lang, &token).await?;
+    let existing = store::login(&app.db, &link.identifier_hash)
+        .await
+        .map_err(|e| PageError::internal(lang, "/staf", &e))?;
     let (csrf_token, fresh) = here_csrf(&headers)?;
-    let page = link_page(&app, lang, &token, &csrf_token, &link, None);
+    let page = link_page(
+        &app,
+        lang,
+        &token,
+        &csrf_token,
+        &link,
+        existing.as_ref(),
+        None,
+    );
     Ok(with_csrf(page, StatusCode::OK, &app, &csrf_token, fresh))
 }
 
@@ -1958,8 +1973,40 @@ pub async fn use_link(
     let here = format!("/staf/tautan/{token}");
     let form = checked_form(form, &headers, lang, &here)?;
     let link = live_link(&app, lang, &token).await?;
-    let page = link_page(&app, lang, &token, &form.csrf, &link, None);
-    let problem = if form.password != form.password_again {
+    let existing = store::login(&app.db, &link.identifier_hash)
+        .await
+        .map_err(|e| PageError::internal(lang, &here, &e))?
+        .filter(|_| link.purpose == "invite");
+    let page = link_page(
+        &app,
+        lang,
+        &token,
+        &form.csrf,
+        &link,
+        existing.as_ref(),
+        None,
+    );
+    let problem = if let Some(login) = &existing {
+        // An invitation to someone who already has a password adds the role once they show
+        // they hold it; the password stays theirs. Attempts count as at sign-in.
+        let reserved = store::reserve_attempt(&app.db, login.account_id, Utc::now())
+            .await
+            .map_err(|e| PageError::internal(lang, &here, &e))?;
+        if reserved && credentials::verify_password(&form.password, &login.password_hash) {
+            store::clear_attempts(&app.db, login.account_id)
+                .await
+                .map_err(|e| PageError::internal(lang, &here, &e))?;
+            None
+        } else {
+            Some(
+                lang.pick(
+                    "Kata sandi salah (atau akun terkunci sementara). Masukkan kata sandi akun Anda yang sekarang.",
+                    "Wrong password (or the account is locked for a while). Enter your account's current password.",
+                )
+                .to_owned(),
+            )
+        }
+    } else if form.password != form.password_again {
         Some(
             lang.pick("Kedua kata sandi tidak sama.", "The two passwords differ.")
                 .to_owned(),
@@ -1994,9 +2041,14 @@ pub async fn use_link(
             return Err(dead_link(lang));
         }
     }
-    let hash = credentials::hash_password(&form.password)
-        .map_err(|_| PageError::unavailable(lang, &here))?;
-    match store::use_link(&app.db, &link, &hash, Utc::now())
+    let hash = match existing {
+        Some(_) => None,
+        None => Some(
+            credentials::hash_password(&form.password)
+                .map_err(|_| PageError::unavailable(lang, &here))?,
+        ),
+    };
+    match store::use_link(&app.db, &link, hash.as_deref(), Utc::now())
         .await
         .map_err(|e| PageError::internal(lang, &here, &e))?
     {

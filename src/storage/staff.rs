@@ -493,10 +493,13 @@ pub async fn live_link(
 /// Uses a link once: sets the password; for an invitation, creates the account if needed and
 /// grants the role; for a reset, ends every session of the account. False when the link was used
 /// meanwhile (a double submit).
+/// Uses a link once: an invitation adds its role (and sets the password of an account that has
+/// none: `password_hash` is `None` for an account that already has one, which keeps it); a
+/// reset sets the password and ends everything the old one opened.
 pub async fn use_link(
     db: &Db,
     link: &LinkRow,
-    password_hash: &str,
+    password_hash: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Option<Uuid>, StorageError> {
     let now_text = timestamp(now);
@@ -515,7 +518,9 @@ pub async fn use_link(
         &now_text,
     )
     .await?;
-    set_password(&mut tx, account_id, password_hash, &now_text).await?;
+    if let Some(hash) = password_hash {
+        set_password(&mut tx, account_id, hash, &now_text).await?;
+    }
     let action = if let Some(grant) = link.grant() {
         insert_grant(
             &mut tx,

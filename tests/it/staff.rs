@@ -655,6 +655,46 @@ async fn managers_edit_their_mpp_and_invite_officers_who_enrol_totp(engine: Engi
     assert_eq!(status, 303);
     let (status, _, _) = newcomer.get("/staf").await;
     assert_eq!(status, 403);
+    // Invited again: the account keeps its password; the link asks for it instead of a new one.
+    let (status, _, _) = manager
+        .post(
+            "/staf/undang",
+            &[
+                ("csrf", &csrf),
+                ("email", "petugas.baru@batukota.go.id"),
+                ("role", "officer"),
+                ("scope", &dukcapil),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let again = loop {
+        let next = link_for(&app, "petugas.baru@batukota.go.id").await;
+        if next != link {
+            break next;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let mut returning = Browser::new(&app);
+    let (_, page, _) = returning.get(&again).await;
+    assert!(page.contains("sudah punya kata sandi"), "{page}");
+    let rcsrf = returning.csrf();
+    let (status, page, _) = returning
+        .post(
+            &again,
+            &[("csrf", &rcsrf), ("password", "bukan sandinya sama sekali")],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(page.contains("Kata sandi salah"), "{page}");
+    let (status, _, location) = returning
+        .post(&again, &[("csrf", &rcsrf), ("password", password)])
+        .await;
+    assert_eq!(
+        (status, location.as_deref()),
+        (303, Some("/staf/masuk?selesai=1"))
+    );
+    password_step(&mut returning, "petugas.baru@batukota.go.id", password).await;
     let (_, page, _) = manager.get("/staf/undang").await;
     let own = page
         .lines()
