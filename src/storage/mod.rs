@@ -8,6 +8,7 @@
 //! `sqlx::Any` is not used: it cannot carry UUIDs, dates or JSON.
 
 pub mod accounts;
+pub mod applications;
 pub mod audit;
 pub mod bookings;
 pub mod catalog;

@@ -63,6 +63,18 @@ pub const SEALED_COLUMNS: &[SealedColumn] = &[
         column: "identifier_sealed",
         context: "account.identifier",
     },
+    SealedColumn {
+        table: "applications",
+        key: "id",
+        column: "answers_sealed",
+        context: "application.answers",
+    },
+    SealedColumn {
+        table: "application_events",
+        key: "id",
+        column: "note_sealed",
+        context: "application.note",
+    },
 ];
 
 /// What a re-seal did to one column.

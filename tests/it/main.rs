@@ -3,6 +3,7 @@
 
 mod accounts;
 mod api;
+mod applications;
 mod authz;
 mod browser;
 mod cli;

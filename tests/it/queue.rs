@@ -818,7 +818,7 @@ async fn the_server_s_booking_path_never_oversells_and_keeps_retries_to_one(engi
 }
 
 /// `n` citizens' accounts, made directly.
-async fn citizens(db: &Db, n: usize) -> Vec<Uuid> {
+pub(crate) async fn citizens(db: &Db, n: usize) -> Vec<Uuid> {
     let mut ids = Vec::new();
     for i in 0..n {
         let id = Uuid::now_v7();

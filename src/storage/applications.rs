@@ -1,0 +1,249 @@
+//! Storage of applications: forms per service, applications, and the history of their steps.
+//!
+//! A step is decided by `domain::application` on the state read inside the step's transaction,
+//! after the row is locked (its first statement is a write), so two officers taking the same
+//! application at once cannot both succeed, and no step the domain refuses is ever written.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use uuid::Uuid;
+
+use super::accounts::timestamp;
+use super::audit::NewEntry;
+use super::{Db, StorageError, on_pool, on_tx};
+use crate::domain::application::{ApplicationAction, ApplicationState, IllegalStep};
+
+/// A service's form definition (JSON of `domain::form::FormDef`) and its version.
+pub async fn form(db: &Db, service_id: Uuid) -> Result<Option<(String, i32)>, StorageError> {
+    Ok(on_pool!(db, pool => {
+        sqlx::query_as("SELECT definition, version FROM application_forms WHERE service_id = $1")
+            .bind(service_id).fetch_optional(pool).await
+    })?)
+}
+
+/// Saves a service's form as its next version (audited); returns the version.
+pub async fn save_form(
+    db: &Db,
+    service_id: Uuid,
+    definition: &str,
+    actor: &str,
+    audit_scope: &str,
+) -> Result<i32, StorageError> {
+    let mut tx = db.begin().await?;
+    let version: i32 = on_tx!(&mut tx, conn => {
+        sqlx::query_scalar(
+            "INSERT INTO application_forms (service_id, definition, version, updated_at) VALUES ($1, $2, 1, $3) \
+             ON CONFLICT (service_id) DO UPDATE SET definition = excluded.definition, \
+             version = application_forms.version + 1, updated_at = excluded.updated_at RETURNING version",
+        )
+        .bind(service_id).bind(definition).bind(timestamp(Utc::now())).fetch_one(conn).await
+    })?;
+    super::audit::append(
+        &mut tx,
+        NewEntry {
+            actor,
+            action: "service.form",
+            scope: audit_scope,
+            subject: &service_id.to_string(),
+            details: serde_json::json!({ "version": version }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(version)
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ApplicationRow {
+    pub id: Uuid,
+    pub tracking_code: String,
+    pub service_id: Uuid,
+    pub tenant_id: Uuid,
+    pub mpp_id: Uuid,
+    pub account_id: Option<Uuid>,
+    pub state: String,
+    pub answers_sealed: Vec<u8>,
+    pub form_version: i32,
+    pub assignee_id: Option<Uuid>,
+    pub limit_days: Option<i32>,
+    pub due_on: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+macro_rules! application_columns {
+    () => {
+        "id, tracking_code, service_id, tenant_id, mpp_id, account_id, state, answers_sealed, form_version, \
+         assignee_id, limit_days, due_on, created_at, updated_at"
+    };
+}
+
+pub struct NewApplication<'a> {
+    pub service_id: Uuid,
+    pub tenant_id: Uuid,
+    pub mpp_id: Uuid,
+    pub account_id: Uuid,
+    pub tracking_code: &'a str,
+    pub answers_sealed: &'a [u8],
+    pub form_version: i32,
+    pub limit_days: Option<i32>,
+    /// A retried request with the same key returns the draft the first one made.
+    pub idempotency_key: &'a str,
+}
+
+/// Starts a draft (or returns the one this key already started).
+pub async fn create_draft(
+    db: &Db,
+    new: NewApplication<'_>,
+    now: DateTime<Utc>,
+) -> Result<ApplicationRow, StorageError> {
+    let now_text = timestamp(now);
+    let inserted: Result<ApplicationRow, sqlx::Error> = on_pool!(db, pool => {
+        sqlx::query_as(concat!(
+            "INSERT INTO applications (id, tracking_code, service_id, tenant_id, mpp_id, account_id, state, answers_sealed, \
+             form_version, limit_days, idempotency_key, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'draft', $7, $8, $9, $10, $11, $11) RETURNING ", application_columns!()))
+        .bind(Uuid::now_v7()).bind(new.tracking_code).bind(new.service_id).bind(new.tenant_id).bind(new.mpp_id)
+        .bind(new.account_id).bind(new.answers_sealed).bind(new.form_version).bind(new.limit_days)
+        .bind(new.idempotency_key).bind(&now_text)
+        .fetch_one(pool).await
+    });
+    match inserted {
+        Ok(row) => Ok(row),
+        Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+            let existing: Option<ApplicationRow> = on_pool!(db, pool => {
+                sqlx::query_as(concat!("SELECT ", application_columns!(), " FROM applications WHERE account_id = $1 AND idempotency_key = $2"))
+                    .bind(new.account_id).bind(new.idempotency_key).fetch_optional(pool).await
+            })?;
+            existing.ok_or(StorageError::Sql(sqlx::Error::Database(d)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn application(db: &Db, id: Uuid) -> Result<Option<ApplicationRow>, StorageError> {
+    Ok(on_pool!(db, pool => {
+        sqlx::query_as(concat!("SELECT ", application_columns!(), " FROM applications WHERE id = $1"))
+            .bind(id).fetch_optional(pool).await
+    })?)
+}
+
+/// Replaces the answers of one's own application while the citizen holds it (a draft, or one
+/// sent back for revision). False otherwise: nothing is written.
+pub async fn save_answers(
+    db: &Db,
+    id: Uuid,
+    account_id: Uuid,
+    answers_sealed: &[u8],
+    now: DateTime<Utc>,
+) -> Result<bool, StorageError> {
+    let done = on_pool!(db, pool => {
+        sqlx::query("UPDATE applications SET answers_sealed = $3, updated_at = $4 WHERE id = $1 AND account_id = $2 \
+                     AND state IN ('draft', 'needs_revision')")
+            .bind(id).bind(account_id).bind(answers_sealed).bind(timestamp(now))
+            .execute(pool).await.map(|r| r.rows_affected())
+    })?;
+    Ok(done == 1)
+}
+
+/// One step of an application's life.
+pub struct Step<'a> {
+    pub action: ApplicationAction,
+    /// `account:{id}` or `token:{id}`, as in the audit log.
+    pub actor: &'a str,
+    /// The officer who takes it (for `take`).
+    pub assignee: Option<Uuid>,
+    /// What to fix, or why rejected: sealed.
+    pub note_sealed: Option<&'a [u8]>,
+    /// The MPP's local date of the step.
+    pub day: NaiveDate,
+    /// The due date after this step (the caller computes it with `domain::application`).
+    pub due_on: Option<NaiveDate>,
+    pub audit_scope: &'a str,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error("no such application")]
+    NotFound,
+    #[error(transparent)]
+    Illegal(#[from] IllegalStep),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl From<sqlx::Error> for StepError {
+    fn from(e: sqlx::Error) -> StepError {
+        StepError::Storage(e.into())
+    }
+}
+
+/// Takes one step, if the application's state allows it; writes the new state, the history
+/// entry and the audit entry together.
+pub async fn step(
+    db: &Db,
+    id: Uuid,
+    step: Step<'_>,
+    now: DateTime<Utc>,
+) -> Result<ApplicationRow, StepError> {
+    let now_text = timestamp(now);
+    let mut tx = db.begin().await?;
+    // A write first: the row is ours until the commit.
+    let current: Option<ApplicationRow> = on_tx!(&mut tx, conn => {
+        sqlx::query_as(concat!("UPDATE applications SET updated_at = $2 WHERE id = $1 RETURNING ", application_columns!()))
+            .bind(id).bind(&now_text).fetch_optional(conn).await
+    })?;
+    let current = current.ok_or(StepError::NotFound)?;
+    let from = ApplicationState::parse(&current.state).ok_or(StepError::NotFound)?;
+    let next = from.apply(step.action)?;
+    let assignee = match step.action {
+        ApplicationAction::Take => step.assignee,
+        ApplicationAction::Release => None,
+        _ => current.assignee_id,
+    };
+    let updated: ApplicationRow = on_tx!(&mut tx, conn => {
+        sqlx::query_as(concat!("UPDATE applications SET state = $2, assignee_id = $3, due_on = $4 WHERE id = $1 RETURNING ",
+                               application_columns!()))
+            .bind(id).bind(next.as_str()).bind(assignee).bind(step.due_on.map(|d| d.format("%Y-%m-%d").to_string()))
+            .fetch_one(conn).await
+    })?;
+    on_tx!(&mut tx, conn => {
+        sqlx::query("INSERT INTO application_events (id, application_id, at, day, action, state, actor, note_sealed) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+            .bind(Uuid::now_v7()).bind(id).bind(&now_text).bind(step.day.format("%Y-%m-%d").to_string())
+            .bind(step.action.as_str()).bind(next.as_str()).bind(step.actor).bind(step.note_sealed)
+            .execute(conn).await.map(|_| ())
+    })?;
+    super::audit::append(
+        &mut tx,
+        NewEntry {
+            actor: step.actor,
+            action: &format!("application.{}", step.action.as_str()),
+            scope: step.audit_scope,
+            subject: &id.to_string(),
+            details: serde_json::json!({ "from": from.as_str(), "to": next.as_str() }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(updated)
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EventRow {
+    pub id: Uuid,
+    pub at: String,
+    pub day: String,
+    pub action: String,
+    pub state: String,
+    pub actor: String,
+    pub note_sealed: Option<Vec<u8>>,
+}
+
+/// An application's steps, oldest first.
+pub async fn history(db: &Db, id: Uuid) -> Result<Vec<EventRow>, StorageError> {
+    Ok(on_pool!(db, pool => {
+        sqlx::query_as("SELECT id, at, day, action, state, actor, note_sealed FROM application_events \
+                        WHERE application_id = $1 ORDER BY at, id")
+            .bind(id).fetch_all(pool).await
+    })?)
+}

@@ -1,0 +1,226 @@
+//! Applications in storage: every step decided by the domain's state machine inside the step's
+//! transaction, on both engines.
+
+use std::sync::Arc;
+
+use chrono::{NaiveDate, Utc};
+use mpp::catalog::Catalog;
+use mpp::domain::application::{ApplicationAction as A, Entered, due_date};
+use mpp::domain::calendar::{CalendarRules, WorkingCalendar};
+use mpp::storage::applications::{self, NewApplication, Step, StepError};
+use tokio::sync::Barrier;
+use uuid::Uuid;
+
+use crate::both_engines;
+use crate::support::{Engine, TempDb};
+
+both_engines!(an_application_moves_only_by_legal_steps_and_keeps_its_history);
+
+fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, day).expect("date")
+}
+
+async fn an_application_moves_only_by_legal_steps_and_keeps_its_history(engine: Engine) {
+    let Some(tmp) = TempDb::new(engine).await else {
+        return;
+    };
+    mpp::demo::load_if_empty(&tmp.db).await.expect("demo");
+    let catalog = Catalog::load(&tmp.db).await.expect("catalog");
+    let m = catalog.mpp("among-warga-kota-batu").expect("mpp");
+    let t = catalog.tenant(m, "dispendukcapil").expect("tenant");
+    let service = &catalog.services[t.services[0]];
+    let citizen = crate::queue::citizens(&tmp.db, 1).await[0];
+    let officers = crate::queue::citizens(&tmp.db, 2).await;
+
+    let version = applications::save_form(&tmp.db, service.id, r#"{"fields":[]}"#, "test", "/")
+        .await
+        .expect("form");
+    assert_eq!(version, 1);
+    let new = || NewApplication {
+        service_id: service.id,
+        tenant_id: t.id,
+        mpp_id: m.id,
+        account_id: citizen,
+        tracking_code: "MPP-TEST-0001",
+        answers_sealed: b"sealed answers",
+        form_version: version,
+        limit_days: Some(5),
+        idempotency_key: "draft-1",
+    };
+    let draft = applications::create_draft(&tmp.db, new(), Utc::now())
+        .await
+        .expect("draft");
+    let again = applications::create_draft(&tmp.db, new(), Utc::now())
+        .await
+        .expect("same");
+    assert_eq!(draft.id, again.id, "a retried start makes one draft");
+    assert!(
+        applications::save_answers(&tmp.db, draft.id, citizen, b"more", Utc::now())
+            .await
+            .expect("save")
+    );
+    assert!(
+        !applications::save_answers(&tmp.db, draft.id, Uuid::now_v7(), b"x", Utc::now())
+            .await
+            .expect("save"),
+        "someone else's draft is not changed"
+    );
+
+    let calendar = WorkingCalendar::new(
+        &[],
+        CalendarRules {
+            as_of: d(2026, 11, 30),
+            observe_cuti_bersama: true,
+            local_closures: &[],
+        },
+    );
+    let mut entered: Vec<Entered> = Vec::new();
+    let take = |action: A, day: NaiveDate, assignee: Option<Uuid>, entered: &mut Vec<Entered>| {
+        let state = mpp::domain::application::ApplicationState::parse(
+            // The state the step leads to, for the due date.
+            match action {
+                A::Submit | A::Resubmit | A::Release => "submitted",
+                A::Take => "in_review",
+                A::RequestRevision => "needs_revision",
+                A::Approve => "approved",
+                A::Reject => "rejected",
+                A::AttachOutput => "ready",
+                A::MarkCollected => "collected",
+                A::Withdraw => "withdrawn",
+            },
+        )
+        .expect("state");
+        entered.push(Entered { state, day });
+        let due = due_date(&calendar, 5, entered);
+        let db = tmp.db.clone();
+        let id = draft.id;
+        async move {
+            applications::step(
+                &db,
+                id,
+                Step {
+                    action,
+                    actor: "test",
+                    assignee,
+                    note_sealed: None,
+                    day,
+                    due_on: due,
+                    audit_scope: "/",
+                },
+                Utc::now(),
+            )
+            .await
+        }
+    };
+    // Approving a draft is refused and changes nothing.
+    let refused = take(A::Approve, d(2026, 11, 30), None, &mut Vec::new()).await;
+    assert!(matches!(refused, Err(StepError::Illegal(_))));
+    let submitted = take(A::Submit, d(2026, 11, 30), None, &mut entered)
+        .await
+        .expect("submit");
+    assert_eq!(
+        (submitted.state.as_str(), submitted.due_on.as_deref()),
+        ("submitted", Some("2026-12-07"))
+    );
+
+    // Two officers take it at the same moment: one gets it.
+    let barrier = Arc::new(Barrier::new(2));
+    let mut tasks = Vec::new();
+    for officer in officers.clone() {
+        let (db, barrier, id) = (tmp.db.clone(), barrier.clone(), draft.id);
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            applications::step(
+                &db,
+                id,
+                Step {
+                    action: A::Take,
+                    actor: "officer",
+                    assignee: Some(officer),
+                    note_sealed: None,
+                    day: d(2026, 12, 1),
+                    due_on: Some(d(2026, 12, 7)),
+                    audit_scope: "/",
+                },
+                Utc::now(),
+            )
+            .await
+        }));
+    }
+    let mut took = 0;
+    for t in tasks {
+        match t.await.expect("task") {
+            Ok(row) => {
+                took += 1;
+                assert!(officers.contains(&row.assignee_id.expect("assignee")));
+            }
+            Err(StepError::Illegal(_)) => {}
+            Err(e) => panic!("unexpected: {e}"),
+        }
+    }
+    assert_eq!(took, 1);
+    entered.push(Entered {
+        state: mpp::domain::application::ApplicationState::InReview,
+        day: d(2026, 12, 1),
+    });
+
+    // A revision from Tuesday to Thursday moves the limit two working days.
+    take(A::RequestRevision, d(2026, 12, 1), None, &mut entered)
+        .await
+        .expect("revision");
+    assert!(matches!(
+        take(A::Approve, d(2026, 12, 2), None, &mut Vec::new()).await,
+        Err(StepError::Illegal(_))
+    ));
+    let back = take(A::Resubmit, d(2026, 12, 3), None, &mut entered)
+        .await
+        .expect("resubmit");
+    assert_eq!(back.due_on.as_deref(), Some("2026-12-09"));
+    for action in [A::Take, A::Approve, A::AttachOutput, A::MarkCollected] {
+        take(
+            action,
+            d(2026, 12, 4),
+            officers.first().copied(),
+            &mut entered,
+        )
+        .await
+        .expect("step");
+    }
+    // Final: nothing more.
+    for action in A::ALL {
+        assert!(matches!(
+            take(action, d(2026, 12, 5), None, &mut Vec::new()).await,
+            Err(StepError::Illegal(_))
+        ));
+    }
+    let history = applications::history(&tmp.db, draft.id)
+        .await
+        .expect("history");
+    let steps: Vec<&str> = history.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        steps,
+        vec![
+            "submit",
+            "take",
+            "request_revision",
+            "resubmit",
+            "take",
+            "approve",
+            "attach_output",
+            "mark_collected"
+        ]
+    );
+    let row = applications::application(&tmp.db, draft.id)
+        .await
+        .expect("a")
+        .expect("a");
+    assert_eq!(row.state, "collected");
+    assert_eq!(
+        crate::support::count_in(
+            &tmp.db,
+            "SELECT COUNT(*) FROM audit_log WHERE action LIKE 'application.%'"
+        )
+        .await,
+        8
+    );
+}
