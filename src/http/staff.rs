@@ -342,6 +342,24 @@ pub struct TokenForm {
     name: String,
     #[serde(default)]
     days: String,
+    /// Checkboxes, one per scope (`catalog_write`, `queue_operate`): present when ticked.
+    #[serde(default)]
+    catalog_write: Option<String>,
+    #[serde(default)]
+    queue_operate: Option<String>,
+}
+
+impl TokenForm {
+    /// The scopes ticked, as stored.
+    fn scopes(&self) -> Vec<&'static str> {
+        [
+            (self.catalog_write.is_some(), TOKEN_SCOPES[0]),
+            (self.queue_operate.is_some(), TOKEN_SCOPES[1]),
+        ]
+        .into_iter()
+        .filter_map(|(on, scope)| on.then_some(scope))
+        .collect()
+    }
 }
 
 csrf_forms!(
@@ -2263,6 +2281,11 @@ pub async fn create_token(
             "Masa berlaku harus 1 sampai 365 hari.",
             "Validity must be 1 to 365 days.",
         ))
+    } else if form.scopes().is_empty() {
+        Some(lang.pick(
+            "Pilih sedikitnya satu cakupan: hanya yang dibutuhkan sistem itu.",
+            "Choose at least one scope: only what that system needs.",
+        ))
     } else {
         None
     };
@@ -2290,7 +2313,7 @@ pub async fn create_token(
             account_id: staff.account_id,
             name,
             token_hash: &credentials::token_hash(&token),
-            scopes: &TOKEN_SCOPES.join(" "),
+            scopes: &form.scopes().join(" "),
             expires_at: Utc::now() + Duration::days(days.unwrap_or(1)),
         },
     )

@@ -564,6 +564,7 @@ async fn staff_token(app: &TestApp, email: &str) -> String {
                 ("csrf", csrf.as_str()),
                 ("name", "Sistem antrean"),
                 ("days", "30"),
+                ("queue_operate", "1"),
             ],
         )
         .await;
@@ -616,6 +617,16 @@ async fn a_upp_system_operates_its_counter_with_a_token(engine: Engine) {
     let (status, _) = call(&app, Method::GET, &path, Some(&citizen), None, None).await;
     assert_eq!(status, 401);
 
+    // The queue token cannot edit services: that is another scope.
+    let response = app
+        .http
+        .patch(app.url(&format!("/api/v1/services/{}", ktp_service(&app).await)))
+        .bearer_auth(&token)
+        .json(&json!({ "fee_rupiah": 1 }))
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(response.status(), 403);
     let (status, before) = call(&app, Method::GET, &path, Some(&token), None, None).await;
     assert_eq!(status, 200, "{before}");
     assert_eq!(before["state"], "open");

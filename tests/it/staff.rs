@@ -727,7 +727,12 @@ async fn password_resets_do_not_enumerate_and_replace_the_password(engine: Engin
     let (_, page, _) = before
         .post(
             "/staf/token",
-            &[("csrf", &tcsrf), ("name", "uji"), ("days", "30")],
+            &[
+                ("csrf", &tcsrf),
+                ("name", "uji"),
+                ("days", "30"),
+                ("catalog_write", "1"),
+            ],
         )
         .await;
     let at = page.find("id=\"new-token\">").expect("token") + "id=\"new-token\">".len();
@@ -810,13 +815,27 @@ async fn api_tokens_edit_within_scope_and_die_when_revoked(engine: Engine) {
     let (status, page, _) = admin
         .post(
             "/staf/token",
-            &[("csrf", &csrf), ("name", "SIAK Kota Batu"), ("days", "30")],
+            &[
+                ("csrf", &csrf),
+                ("name", "SIAK Kota Batu"),
+                ("days", "30"),
+                ("catalog_write", "1"),
+            ],
         )
         .await;
     assert_eq!(status, 200);
     let at = page.find("id=\"new-token\">").expect("shown once") + "id=\"new-token\">".len();
     let token = page[at..at + page[at..].find('<').expect("end")].to_owned();
     assert!(token.starts_with("mpp_"));
+    // A token with no scope is refused: each carries only what its system needs.
+    let (status, page, _) = admin
+        .post(
+            "/staf/token",
+            &[("csrf", &csrf), ("name", "Tanpa cakupan"), ("days", "30")],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(page.contains("sedikitnya satu cakupan"), "{page}");
     let (_, again, _) = admin.get("/staf/token").await;
     assert!(!again.contains(&token), "the token is shown only once");
     assert_eq!(
