@@ -142,7 +142,9 @@ pub struct BookingDesk {
     rules: Mutex<HashMap<Uuid, (Instant, Option<BookingRule>)>>,
     days: Mutex<HashMap<(Uuid, String), (Instant, DaySlots)>>,
     slots: Mutex<HashMap<Uuid, SlotRow>>,
-    /// When each slot was last seen full (an answer received after the observation).
+    /// When each slot was last seen full (an answer received after the observation): a slot
+    /// seen full less than [`DAY_TTL`] ago is refused without a write, whether or not its day's
+    /// slots were read.
     full_seen: Mutex<HashMap<Uuid, Instant>>,
 }
 
@@ -301,8 +303,12 @@ impl BookingDesk {
             if seen.len() > MAX_SLOTS_REMEMBERED {
                 seen.clear();
             }
-            for r in rows.iter().filter(|r| r.booked >= r.quota) {
-                seen.insert(r.id, loaded);
+            for r in rows.iter() {
+                if r.booked >= r.quota {
+                    seen.insert(r.id, loaded);
+                } else {
+                    seen.remove(&r.id);
+                }
             }
         }
         let rows = Arc::new(rows);
@@ -356,15 +362,13 @@ impl BookingDesk {
         Ok(found)
     }
 
-    /// When the slot was seen full, if the copy of its day is fresh and says it is full.
+    /// When the slot was last seen full, if that was less than [`DAY_TTL`] ago and no place
+    /// was given back on this node since.
     fn known_full(&self, slot: &SlotRow) -> Option<Instant> {
-        let full = lock(&self.days)
-            .get(&(slot.service_id, slot.day.clone()))
-            .filter(|(at, _)| at.elapsed() < DAY_TTL)
-            .and_then(|(_, rows)| rows.iter().find(|r| r.id == slot.id))
-            .is_some_and(|r| r.booked >= r.quota);
-        full.then(|| lock(&self.full_seen).get(&slot.id).copied())
-            .flatten()
+        lock(&self.full_seen)
+            .get(&slot.id)
+            .copied()
+            .filter(|seen| seen.elapsed() < DAY_TTL)
     }
 
     /// Changes the copy of the slot's count by `delta`, or (`None`) marks it full.
@@ -377,8 +381,14 @@ impl BookingDesk {
                 None => r.quota,
             };
         }
-        if delta.is_none() {
-            lock(&self.full_seen).insert(slot.id, Instant::now());
+        match delta {
+            None => {
+                lock(&self.full_seen).insert(slot.id, Instant::now());
+            }
+            Some(d) if d < 0 => {
+                lock(&self.full_seen).remove(&slot.id);
+            }
+            Some(_) => {}
         }
     }
 
