@@ -99,6 +99,28 @@ async fn a_retry_after_its_slot_filled_still_gets_its_booking(engine: Engine) {
     .await;
     assert_eq!((status, problem["code"].as_str()), (409, Some("slot_full")));
     assert_eq!(app.count("SELECT COUNT(*) FROM bookings").await, 4);
+    // A place given back is offered at once on this node.
+    let first_id = first["id"].as_str().expect("id");
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/bookings/{first_id}/cancel"),
+        Some(&tokens[0]),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, made) = call(
+        &app,
+        Method::POST,
+        "/api/v1/bookings",
+        Some(&tokens[4]),
+        Some("late-3"),
+        Some(json!({ "slot_id": slot })),
+    )
+    .await;
+    assert_eq!(status, 201, "{made}");
 }
 
 /// A citizen's session token from the API's sign-in.
