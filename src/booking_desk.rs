@@ -146,6 +146,8 @@ pub struct BookingDesk {
     /// seen full less than [`DAY_TTL`] ago is refused without a write, whether or not its day's
     /// slots were read.
     full_seen: Mutex<HashMap<Uuid, Instant>>,
+    /// One gate per slot for PostgreSQL bookings (see `book`).
+    gates: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -371,6 +373,38 @@ impl BookingDesk {
             .filter(|seen| seen.elapsed() < DAY_TTL)
     }
 
+    /// The refusal for a slot seen full, if it was (see `book`).
+    async fn refuse_if_full(
+        &self,
+        db: &Db,
+        slot: &SlotRow,
+        account_id: Uuid,
+        key: &str,
+        prior: Option<PriorRead>,
+    ) -> Option<Result<BookingRow, Refusal>> {
+        let seen = self.known_full(slot)?;
+        // Seen full means every place-taker had committed (an uncommitted one would leave a
+        // place counted as free). So a read of the key that began after that moment already
+        // shows a booking this key made in this slot; otherwise read it now.
+        if prior.is_some_and(|p| seen < p.began) {
+            return Some(Err(Refusal::Full));
+        }
+        Some(match store::by_key(db, account_id, key).await {
+            Ok(Some(existing)) => Ok(existing),
+            Ok(None) => Err(Refusal::Full),
+            Err(e) => Err(Refusal::Storage(e)),
+        })
+    }
+
+    /// The slot's gate: attempts on one slot from this node pass one at a time.
+    fn gate(&self, slot: Uuid) -> Arc<tokio::sync::Mutex<()>> {
+        let mut gates = lock(&self.gates);
+        if gates.len() > MAX_SLOTS_REMEMBERED {
+            gates.retain(|_, g| Arc::strong_count(g) > 1);
+        }
+        gates.entry(slot).or_default().clone()
+    }
+
     /// Changes the copy of the slot's count by `delta`, or (`None`) marks it full.
     fn note(&self, slot: &SlotRow, delta: Option<i32>) {
         if let Some((_, rows)) = lock(&self.days).get_mut(&(slot.service_id, slot.day.clone()))
@@ -458,18 +492,25 @@ impl BookingDesk {
                 };
             }
         };
-        if let Some(seen) = self.known_full(&slot) {
-            // Seen full means every place-taker had committed (an uncommitted one would leave
-            // a place counted as free). So a read of the key that began after that moment
-            // already shows a booking this key made in this slot; otherwise read it now.
-            if prior.is_some_and(|p| seen < p.began) {
-                return Err(Refusal::Full);
-            }
-            return match store::by_key(db, account_id, key).await? {
-                Some(existing) => Ok(existing),
-                None => Err(Refusal::Full),
-            };
+        if let Some(refused) = self.refuse_if_full(db, &slot, account_id, key, prior).await {
+            return refused;
         }
+        // On PostgreSQL, attempts on one slot from this node go one at a time: the others wait
+        // here, holding no connection, instead of in the database on the slot's row lock; once
+        // the slot is seen full they are refused without a statement. (SQLite's group writer
+        // already serialises bookings.)
+        let _turn = match &self.group {
+            None => {
+                let gate = self.gate(slot.id);
+                let turn = gate.lock_owned().await;
+                if let Some(refused) = self.refuse_if_full(db, &slot, account_id, key, prior).await
+                {
+                    return refused;
+                }
+                Some(turn)
+            }
+            Some(_) => None,
+        };
         let mut random = [0u8; 5];
         getrandom::fill(&mut random)
             .map_err(|e| StorageError::Sql(sqlx::Error::Io(std::io::Error::other(e))))?;
