@@ -292,8 +292,12 @@ pub async fn service_slots(
 ) -> Response {
     let result = async {
         let id = uuid_param(id, "id layanan")?;
-        let Query(params) =
-            params.map_err(|e| ApiError::bad_parameter(e.body_text(), e.body_text()))?;
+        let Query(params) = params.map_err(|e| {
+            ApiError::bad_parameter(
+                format!("Parameter tidak valid: {}", e.body_text()),
+                format!("Invalid parameter: {}", e.body_text()),
+            )
+        })?;
         let asked = match params.day.as_deref() {
             Some(d) => Some(NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
                 ApiError::bad_parameter(

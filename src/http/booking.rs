@@ -178,6 +178,17 @@ pub struct BookForm {
 
 csrf_forms!(BookForm);
 
+/// The day of the slot a refused form chose, to show that day again.
+async fn chosen_day(app: &AppState, slot: &str) -> Option<String> {
+    let slot = Uuid::parse_str(slot.trim()).ok()?;
+    app.booking
+        .slot(&app.db, slot)
+        .await
+        .ok()
+        .flatten()
+        .map(|s| s.day)
+}
+
 /// The status and day to show again with a refusal.
 fn refusal_status(refusal: &Refusal) -> StatusCode {
     match refusal {
@@ -245,16 +256,7 @@ pub async fn book(
         Err(Refusal::Storage(e)) => Err(PageError::internal(lang, &here, &e)),
         Err(refusal) => {
             let (_, id_text, en) = refusal.words();
-            let day = match Uuid::parse_str(form.slot.trim()) {
-                Ok(slot) => app
-                    .booking
-                    .slot(&app.db, slot)
-                    .await
-                    .ok()
-                    .flatten()
-                    .map(|s| s.day),
-                Err(_) => None,
-            };
+            let day = chosen_day(&app, &form.slot).await;
             book_page(
                 &app,
                 lang,
@@ -452,16 +454,7 @@ pub async fn reschedule(
             let Ok(booking) = booking else {
                 return Err(PageError::not_found(lang, &here));
             };
-            let day = match Uuid::parse_str(form.slot.trim()) {
-                Ok(slot) => app
-                    .booking
-                    .slot(&app.db, slot)
-                    .await
-                    .ok()
-                    .flatten()
-                    .map(|s| s.day),
-                Err(_) => None,
-            };
+            let day = chosen_day(&app, &form.slot).await;
             book_page(
                 &app,
                 lang,
