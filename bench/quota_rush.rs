@@ -221,6 +221,7 @@ async fn main() -> anyhow::Result<()> {
         sign_in_burst: 10,
         trusted_proxies: Arc::new(Vec::new()),
         channels: Arc::new(mpp::delivery::Channels::development()),
+        blobs: mpp::documents::BlobStore::in_temp_dir(),
         clock: mpp::http::Clock::System,
     };
     let shared = mpp::catalog::SharedCatalog::new(catalog);

@@ -103,6 +103,8 @@ pub enum DemoStaffError {
     Privacy(#[from] crate::privacy::PrivacyError),
     #[error(transparent)]
     Storage(#[from] storage::StorageError),
+    #[error("the demo's data is wrong: {0}")]
+    Data(String),
 }
 
 /// Creates the demo staff accounts (idempotent: an existing account keeps its id, gets the demo
@@ -150,6 +152,7 @@ pub async fn create_staff(
         .await?;
     }
     create_counters(db, catalog, mpp).await?;
+    create_forms(db, catalog, mpp).await?;
     // Dispendukcapil takes online bookings: 30-minute slots of 4 people, 14 days ahead,
     // released at midnight.
     if let Some(tenant) = catalog.tenant(mpp, "dispendukcapil") {
@@ -170,6 +173,46 @@ pub async fn create_staff(
     }
     Ok(())
 }
+
+/// The demo's application forms (`demo/forms.json`): a Dispendukcapil birth certificate and a
+/// DPMPTSP practice licence, each checked as a UPP admin's would be.
+async fn create_forms(
+    db: &Db,
+    catalog: &Catalog,
+    mpp: &crate::catalog::Mpp,
+) -> Result<(), DemoStaffError> {
+    let all: std::collections::BTreeMap<
+        String,
+        std::collections::BTreeMap<String, crate::domain::form::FormDef>,
+    > = serde_json::from_str(FORMS).map_err(|e| DemoStaffError::Data(e.to_string()))?;
+    let Some(forms) = all.get(&mpp.slug) else {
+        return Ok(());
+    };
+    for (path, form) in forms {
+        let (tenant, service) = path.split_once('/').unwrap_or_default();
+        let service = catalog
+            .tenant(mpp, tenant)
+            .and_then(|t| {
+                t.services
+                    .iter()
+                    .map(|&s| &catalog.services[s])
+                    .find(|s| s.slug == service)
+            })
+            .ok_or_else(|| DemoStaffError::Data(format!("no service {path}")))?;
+        if storage::applications::form(db, service.id).await?.is_some() {
+            continue;
+        }
+        let problems = form.problems(service.requirements.len());
+        if let Some(p) = problems.first() {
+            return Err(DemoStaffError::Data(format!("{path}: {}: {}", p.key, p.en)));
+        }
+        let json = serde_json::to_string(form).map_err(|e| DemoStaffError::Data(e.to_string()))?;
+        storage::applications::save_form(db, service.id, &json, "demo", "/").await?;
+    }
+    Ok(())
+}
+
+const FORMS: &str = include_str!("demo/forms.json");
 
 /// The demo's counters: Dispendukcapil has two (loket 1 and 2), every other UPP one, numbered in
 /// the order of the tenants; each serves all of its UPP's services and is open.

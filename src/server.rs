@@ -78,6 +78,7 @@ pub async fn serve(mut config: Config, options: ServeOptions) -> anyhow::Result<
         sign_in_burst: config.sign_in_burst,
         trusted_proxies: Arc::new(config.trusted_proxy_addresses()?),
         clock: http::Clock::System,
+        blobs: crate::documents::BlobStore::local(config.data_dir.join("documents")),
         channels: Arc::new(crate::delivery::Channels::new(
             config.smtp_url.as_deref(),
             &config.mail_from,
@@ -148,6 +149,10 @@ pub async fn run(
         settings.clock,
         Duration::from_secs(60),
     ));
+    let orphans = tokio::spawn(crate::documents::sweep_orphans_forever(
+        db.clone(),
+        settings.blobs.clone(),
+    ));
     let app = http::router(db.clone(), catalog, settings);
     axum::serve(
         listener,
@@ -157,6 +162,7 @@ pub async fn run(
     .await?;
     refresher.abort();
     sweeper.abort();
+    orphans.abort();
     if let Some(task) = deliverer {
         task.abort();
     }

@@ -27,6 +27,7 @@
 use chrono::NaiveDate;
 
 use super::calendar::WorkingCalendar;
+use super::catalog::{TimeLimit, TimeUnit};
 
 /// Where an application is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -250,6 +251,68 @@ pub fn standing(calendar: &WorkingCalendar, today: NaiveDate, due: NaiveDate) ->
     }
 }
 
+/// A Standar Pelayanan's time limit in working days. Limits in minutes are met the day the
+/// application is received (0); limits in hours count a working day per 8 hours, rounded down.
+pub fn limit_in_working_days(limit: TimeLimit) -> u32 {
+    match limit.unit {
+        TimeUnit::WorkingDays => limit.value,
+        TimeUnit::Hours => limit.value / 8,
+        TimeUnit::Minutes => 0,
+    }
+}
+
+/// Crockford's base-32 alphabet: no I, L, O or U, so a code read aloud or typed from paper
+/// is not misread.
+const CODE_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+const CODE_PREFIX: &str = "PMH";
+const CODE_CHARS: usize = 12;
+
+/// A tracking code from 60 random bits: `PMH-XXXX-XXXX-XXXX`. With a rate limit on the public
+/// tracking page, guessing one that exists is hopeless.
+pub fn tracking_code(random: [u8; 8]) -> String {
+    let mut bits = u64::from_be_bytes(random);
+    let mut out = String::from(CODE_PREFIX);
+    for i in 0..CODE_CHARS {
+        if i % 4 == 0 {
+            out.push('-');
+        }
+        out.push(char::from(CODE_ALPHABET[(bits & 31) as usize]));
+        bits >>= 5;
+    }
+    out
+}
+
+/// A tracking code as someone typed it (any case, spaces or dashes anywhere, O for 0, I or L
+/// for 1), in its stored form; `None` if it cannot be one.
+pub fn parse_tracking_code(typed: &str) -> Option<String> {
+    let mut chars: Vec<u8> = Vec::with_capacity(CODE_CHARS);
+    let upper = typed.trim().to_ascii_uppercase();
+    let body = upper.strip_prefix(CODE_PREFIX).unwrap_or(&upper);
+    for c in body.bytes() {
+        let c = match c {
+            b'-' | b' ' => continue,
+            b'O' => b'0',
+            b'I' | b'L' => b'1',
+            c => c,
+        };
+        if !CODE_ALPHABET.contains(&c) || chars.len() == CODE_CHARS {
+            return None;
+        }
+        chars.push(c);
+    }
+    if chars.len() != CODE_CHARS {
+        return None;
+    }
+    let mut out = String::from(CODE_PREFIX);
+    for (i, c) in chars.into_iter().enumerate() {
+        if i % 4 == 0 {
+            out.push('-');
+        }
+        out.push(char::from(c));
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -456,5 +519,32 @@ mod tests {
         // A bank works on cuti bersama: 23, 24, 28.
         let bank = WorkingCalendar::new(&days_off, rules(false));
         assert_eq!(due_date(&bank, 3, &history), Some(d(2026, 12, 28)));
+    }
+
+    proptest! {
+        #[test]
+        fn a_tracking_code_reads_back_however_it_is_typed(random in any::<[u8; 8]>()) {
+            let code = tracking_code(random);
+            prop_assert_eq!(code.len(), 3 + 3 + 12);
+            prop_assert_eq!(parse_tracking_code(&code), Some(code.clone()));
+            let sloppy = code.to_lowercase().replace('-', " ").replace('0', "o").replace('1', "l");
+            prop_assert_eq!(parse_tracking_code(&sloppy), Some(code.clone()));
+            prop_assert_eq!(parse_tracking_code(&code[..code.len() - 1]), None);
+        }
+    }
+
+    #[test]
+    fn time_limits_in_working_days() {
+        let l = |value, unit| limit_in_working_days(TimeLimit { value, unit });
+        assert_eq!(l(14, TimeUnit::WorkingDays), 14);
+        assert_eq!(l(60, TimeUnit::Minutes), 0);
+        assert_eq!(l(4, TimeUnit::Hours), 0);
+        assert_eq!(l(24, TimeUnit::Hours), 3);
+        assert_eq!(
+            parse_tracking_code("PMH-XXXX-XXXX-XXXU"),
+            None,
+            "U is not in the alphabet"
+        );
+        assert_eq!(parse_tracking_code(""), None);
     }
 }

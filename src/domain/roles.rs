@@ -223,6 +223,9 @@ pub enum Action {
     OperateCounter,
     /// Read the queue's statistics of the place.
     ViewStatistics,
+    /// Work the place's tenant's inbox of applications: take, verify, ask for a revision,
+    /// approve, reject, attach the output, mark collected.
+    ProcessApplications,
 }
 
 /// Whether one grant allows `action` at `place`.
@@ -234,7 +237,9 @@ pub fn grant_permits(grant: &Grant, action: Action, place: &Place) -> bool {
     match action {
         Action::EnterStaffArea | Action::ManageOwnTokens => true,
         Action::EditService => matches!(grant.role, UppAdmin),
-        Action::OperateCounter => matches!(grant.role, Officer | UppAdmin),
+        Action::OperateCounter | Action::ProcessApplications => {
+            matches!(grant.role, Officer | UppAdmin)
+        }
         Action::ViewStatistics => {
             matches!(
                 grant.role,

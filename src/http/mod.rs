@@ -15,6 +15,7 @@ macro_rules! staff_or_return {
 pub mod account;
 pub mod api;
 pub mod api_queue;
+pub mod applications;
 pub mod booking;
 pub mod errors;
 pub mod i18n;
@@ -71,6 +72,8 @@ pub struct Settings {
     /// The time the queue pages work at: the system clock, or a fixed instant in tests (so a
     /// test of the kiosk does not depend on the hour CI runs at).
     pub clock: Clock,
+    /// Where documents' bytes are kept.
+    pub blobs: crate::documents::BlobStore,
 }
 
 /// Where "now" comes from.
@@ -113,6 +116,8 @@ pub struct AppState {
     page_cache: Arc<pages::PageCache>,
     /// Booking rules and days' slots shared by the booking pages and the API.
     pub booking: Arc<crate::booking_desk::BookingDesk>,
+    /// Which services take applications online.
+    pub forms: Arc<applications::OfferedForms>,
 }
 
 #[derive(OpenApi)]
@@ -215,8 +220,8 @@ fn page_routes(
     proxies: &Arc<Vec<std::net::IpAddr>>,
 ) -> (Router<AppState>, Vec<RouteSpec>) {
     use crate::domain::roles::Action::{
-        EditMpp, EditService, EnterStaffArea, ManageOwnTokens, OperateCounter, ViewAudit,
-        ViewStatistics,
+        EditMpp, EditService, EnterStaffArea, ManageOwnTokens, OperateCounter, ProcessApplications,
+        ViewAudit, ViewStatistics,
     };
     use Access::{Citizen, Development, Public, SecondFactor, Staff};
     let routes = Routes {
@@ -411,6 +416,69 @@ fn page_routes(
         &[("POST", Citizen)],
         post(booking::reschedule),
     )
+    .add(
+        "/layanan/{id}/ajukan",
+        &[("GET", Citizen), ("POST", Citizen)],
+        get(applications::apply_form).post(applications::apply),
+    )
+    .add(
+        "/akun/permohonan",
+        &[("GET", Citizen)],
+        get(applications::list),
+    )
+    .add(
+        "/akun/permohonan/{id}",
+        &[("GET", Citizen), ("POST", Citizen)],
+        get(applications::application).post(applications::save),
+    )
+    .add(
+        "/akun/permohonan/{id}/dokumen",
+        &[("POST", Citizen)],
+        post(applications::upload).layer(upload_limit()),
+    )
+    .add(
+        "/akun/permohonan/{id}/dokumen/{doc}",
+        &[("GET", Citizen)],
+        get(applications::download),
+    )
+    .add(
+        "/akun/permohonan/{id}/tarik",
+        &[("POST", Citizen)],
+        post(applications::withdraw),
+    )
+    .add(
+        "/akun/permohonan/{id}/tanda-terima",
+        &[("GET", Citizen)],
+        get(applications::receipt),
+    )
+    .add(
+        "/lacak",
+        &[("GET", Public)],
+        get(applications::track).route_layer(lookup_limit(sign_in_burst, proxies)),
+    )
+    .add(
+        "/staf/permohonan/{tenant}",
+        &[("GET", Staff(ProcessApplications))],
+        get(applications::inbox),
+    )
+    .add(
+        "/staf/permohonan/{tenant}/{application}",
+        &[
+            ("GET", Staff(ProcessApplications)),
+            ("POST", Staff(ProcessApplications)),
+        ],
+        get(applications::office_item).post(applications::office_step),
+    )
+    .add(
+        "/staf/permohonan/{tenant}/{application}/hasil",
+        &[("POST", Staff(ProcessApplications))],
+        post(applications::office_attach).layer(upload_limit()),
+    )
+    .add(
+        "/staf/permohonan/{tenant}/{application}/dokumen/{doc}",
+        &[("GET", Staff(ProcessApplications))],
+        get(applications::office_download),
+    )
     .add("/antrean/{id}", &[("GET", Public)], get(queue::ticket))
     .add(
         "/antrean/{id}/batal",
@@ -444,6 +512,12 @@ fn page_routes(
     )
     .add("/openapi.json", &[("GET", Public)], get(openapi_document));
     (routes.router, routes.table)
+}
+
+/// Uploads may carry one document of up to `MAX_DOCUMENT_BYTES` and the form's few fields.
+fn upload_limit() -> axum::extract::DefaultBodyLimit {
+    let limit = crate::domain::form::MAX_DOCUMENT_BYTES + 64 * 1024;
+    axum::extract::DefaultBodyLimit::max(usize::try_from(limit).unwrap_or(usize::MAX))
 }
 
 /// Every people's route with its access (for the authorization matrix test).
@@ -554,6 +628,7 @@ pub fn router(db: Db, catalog: SharedCatalog, settings: Settings) -> Router {
         openapi_json: Arc::new(doc.to_pretty_json().unwrap_or_default()),
         page_cache: Arc::new(pages::PageCache::new()),
         booking,
+        forms: Arc::new(applications::OfferedForms::default()),
     };
     let (pages, _) = page_routes(
         state.settings.sign_in_burst,
@@ -653,13 +728,38 @@ fn per_address_limit(
     proxies: &Arc<Vec<std::net::IpAddr>>,
     api: bool,
 ) -> GovernorLayer<ClientAddress, NoOpMiddleware<QuantaInstant>, axum::body::Body> {
+    address_limit(burst, 6, axum::http::Method::POST, proxies, api)
+}
+
+/// Lookups by a secret code (public tracking): `burst` at once, then one every 3 seconds per
+/// client address, so guessing a 60-bit code is hopeless.
+fn lookup_limit(
+    burst: u32,
+    proxies: &Arc<Vec<std::net::IpAddr>>,
+) -> GovernorLayer<ClientAddress, NoOpMiddleware<QuantaInstant>, axum::body::Body> {
+    address_limit(
+        burst.saturating_mul(2),
+        3,
+        axum::http::Method::GET,
+        proxies,
+        false,
+    )
+}
+
+fn address_limit(
+    burst: u32,
+    period_seconds: u64,
+    method: axum::http::Method,
+    proxies: &Arc<Vec<std::net::IpAddr>>,
+    api: bool,
+) -> GovernorLayer<ClientAddress, NoOpMiddleware<QuantaInstant>, axum::body::Body> {
     let config = GovernorConfigBuilder::default()
         .key_extractor(ClientAddress {
             trusted: proxies.clone(),
         })
-        .period(std::time::Duration::from_secs(6))
+        .period(std::time::Duration::from_secs(period_seconds))
         .burst_size(burst.max(1))
-        .methods(vec![axum::http::Method::POST])
+        .methods(vec![method])
         .finish()
         .expect("a non-zero period and burst");
     // Forget quiet addresses every minute, until the router is dropped.

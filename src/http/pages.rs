@@ -779,6 +779,7 @@ struct ServicePage<'a> {
     elsewhere: Vec<Elsewhere<'a>>,
     /// Whether the service takes online bookings.
     bookable: bool,
+    applicable: bool,
 }
 
 pub async fn service(
@@ -807,7 +808,10 @@ pub async fn service(
         .await
         .map_err(|e| PageError::internal(lang, &here(&uri), &e))?
         .is_some();
-    if cacheable && let Some(html) = app.page_cache.get(catalog.version, s.id, lang, bookable) {
+    // So does whether it takes applications online.
+    let applicable = app.forms.offers(&app.db, s.id).await;
+    let offers = (bookable, applicable);
+    if cacheable && let Some(html) = app.page_cache.get(catalog.version, s.id, lang, offers) {
         return Ok(html_response(html));
     }
     let m = &catalog.mpps[s.mpp];
@@ -854,6 +858,7 @@ pub async fn service(
         ],
         elsewhere,
         bookable,
+        applicable,
     };
     let html = page
         .render()
@@ -861,7 +866,7 @@ pub async fn service(
     let html = bytes::Bytes::from(html);
     if cacheable {
         app.page_cache
-            .put(catalog.version, s.id, lang, bookable, html.clone());
+            .put(catalog.version, s.id, lang, offers, html.clone());
     }
     Ok(html_response(html))
 }
@@ -885,7 +890,8 @@ pub struct PageCache {
 
 const PAGE_CACHE_ENTRIES: usize = 4096;
 
-type RenderedPages = HashMap<(Uuid, Lang, bool), bytes::Bytes>;
+/// Rendered service pages by service, language, and whether it takes (bookings, applications).
+type RenderedPages = HashMap<(Uuid, Lang, (bool, bool)), bytes::Bytes>;
 
 impl PageCache {
     pub fn new() -> PageCache {
@@ -894,15 +900,21 @@ impl PageCache {
         }
     }
 
-    fn get(&self, version: i64, id: Uuid, lang: Lang, bookable: bool) -> Option<bytes::Bytes> {
+    fn get(
+        &self,
+        version: i64,
+        id: Uuid,
+        lang: Lang,
+        offers: (bool, bool),
+    ) -> Option<bytes::Bytes> {
         let guard = self.inner.read().ok()?;
         if guard.0 != version {
             return None;
         }
-        guard.1.get(&(id, lang, bookable)).cloned()
+        guard.1.get(&(id, lang, offers)).cloned()
     }
 
-    fn put(&self, version: i64, id: Uuid, lang: Lang, bookable: bool, html: bytes::Bytes) {
+    fn put(&self, version: i64, id: Uuid, lang: Lang, offers: (bool, bool), html: bytes::Bytes) {
         let Ok(mut guard) = self.inner.write() else {
             return;
         };
@@ -910,7 +922,7 @@ impl PageCache {
             guard.0 = version;
             guard.1.clear();
         }
-        guard.1.insert((id, lang, bookable), html);
+        guard.1.insert((id, lang, offers), html);
     }
 }
 

@@ -698,6 +698,14 @@ pub async fn home(
                 .collect();
             links.splice(0..0, consoles);
         }
+        if let (Role::Officer | Role::UppAdmin, Scope::Tenant { tenant, .. }) = (&g.role, &g.scope)
+        {
+            links.push((
+                lang.pick("Kotak masuk permohonan", "Applications inbox")
+                    .to_owned(),
+                format!("/staf/permohonan/{tenant}"),
+            ));
+        }
         if let (Role::UppAdmin, Scope::Tenant { tenant, .. }) = (&g.role, &g.scope) {
             links.push((
                 lang.pick(

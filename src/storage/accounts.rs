@@ -42,6 +42,24 @@ pub struct NewMessage<'a> {
     pub body_sealed: &'a [u8],
 }
 
+/// Queues a message in the outbox inside the transaction of the change it tells about.
+pub async fn queue_message(
+    tx: &mut super::Tx,
+    message: &NewMessage<'_>,
+    now_text: &str,
+) -> Result<(), StorageError> {
+    on_tx!(tx, conn => {
+        sqlx::query(
+            "INSERT INTO outbox (id, channel, recipient_sealed, subject, body_sealed, created_at, attempts) \
+             VALUES ($1, $2, $3, $4, $5, $6, 0)",
+        )
+        .bind(Uuid::now_v7()).bind(message.channel).bind(message.recipient_sealed)
+        .bind(message.subject).bind(message.body_sealed).bind(now_text)
+        .execute(conn).await.map(|_| ())
+    })?;
+    Ok(())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CodeError {
     #[error("too many codes requested")]

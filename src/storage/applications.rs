@@ -7,10 +7,11 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
+use super::accounts::NewMessage;
 use super::accounts::timestamp;
 use super::audit::NewEntry;
 use super::{Db, StorageError, on_pool, on_tx};
-use crate::domain::application::{ApplicationAction, ApplicationState, IllegalStep};
+use crate::domain::application::{ApplicationAction, ApplicationState, Entered, IllegalStep};
 
 /// A service's form definition (JSON of `domain::form::FormDef`) and its version.
 pub async fn form(db: &Db, service_id: Uuid) -> Result<Option<(String, i32)>, StorageError> {
@@ -150,14 +151,22 @@ pub struct Step<'a> {
     pub action: ApplicationAction,
     /// `account:{id}` or `token:{id}`, as in the audit log.
     pub actor: &'a str,
+    /// For a citizen's step: the account that must own the application (someone else's is
+    /// not found).
+    pub owner: Option<Uuid>,
     /// The officer who takes it (for `take`).
     pub assignee: Option<Uuid>,
     /// What to fix, or why rejected: sealed.
     pub note_sealed: Option<&'a [u8]>,
     /// The MPP's local date of the step.
     pub day: NaiveDate,
-    /// The due date after this step (the caller computes it with `domain::application`).
-    pub due_on: Option<NaiveDate>,
+    /// The due date from the history including this step (`domain::application::due_date`
+    /// with the application's calendar), computed inside the step's transaction.
+    pub due: &'a (dyn Fn(&[Entered]) -> Option<NaiveDate> + Sync),
+    /// The output document attached with this step.
+    pub document: Option<NewDocument<'a>>,
+    /// The message telling the citizen, queued in the same transaction.
+    pub notice: Option<NewMessage<'a>>,
     pub audit_scope: &'a str,
 }
 
@@ -177,8 +186,8 @@ impl From<sqlx::Error> for StepError {
     }
 }
 
-/// Takes one step, if the application's state allows it; writes the new state, the history
-/// entry and the audit entry together.
+/// Takes one step, if the application's state allows it; writes the new state, the due date,
+/// the history entry, any document and notice, and the audit entry together.
 pub async fn step(
     db: &Db,
     id: Uuid,
@@ -189,8 +198,9 @@ pub async fn step(
     let mut tx = db.begin().await?;
     // A write first: the row is ours until the commit.
     let current: Option<ApplicationRow> = on_tx!(&mut tx, conn => {
-        sqlx::query_as(concat!("UPDATE applications SET updated_at = $2 WHERE id = $1 RETURNING ", application_columns!()))
-            .bind(id).bind(&now_text).fetch_optional(conn).await
+        sqlx::query_as(concat!("UPDATE applications SET updated_at = $2 WHERE id = $1 \
+                                AND ($3 IS NULL OR account_id = $3) RETURNING ", application_columns!()))
+            .bind(id).bind(&now_text).bind(step.owner).fetch_optional(conn).await
     })?;
     let current = current.ok_or(StepError::NotFound)?;
     let from = ApplicationState::parse(&current.state).ok_or(StepError::NotFound)?;
@@ -200,10 +210,28 @@ pub async fn step(
         ApplicationAction::Release => None,
         _ => current.assignee_id,
     };
+    let past: Vec<(String, String)> = on_tx!(&mut tx, conn => {
+        sqlx::query_as("SELECT state, day FROM application_events WHERE application_id = $1 ORDER BY at, id")
+            .bind(id).fetch_all(conn).await
+    })?;
+    let mut entered: Vec<Entered> = past
+        .iter()
+        .filter_map(|(state, day)| {
+            Some(Entered {
+                state: ApplicationState::parse(state)?,
+                day: NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()?,
+            })
+        })
+        .collect();
+    entered.push(Entered {
+        state: next,
+        day: step.day,
+    });
+    let due_on = (step.due)(&entered).map(|d| d.format("%Y-%m-%d").to_string());
     let updated: ApplicationRow = on_tx!(&mut tx, conn => {
         sqlx::query_as(concat!("UPDATE applications SET state = $2, assignee_id = $3, due_on = $4 WHERE id = $1 RETURNING ",
                                application_columns!()))
-            .bind(id).bind(next.as_str()).bind(assignee).bind(step.due_on.map(|d| d.format("%Y-%m-%d").to_string()))
+            .bind(id).bind(next.as_str()).bind(assignee).bind(&due_on)
             .fetch_one(conn).await
     })?;
     on_tx!(&mut tx, conn => {
@@ -213,6 +241,12 @@ pub async fn step(
             .bind(step.action.as_str()).bind(next.as_str()).bind(step.actor).bind(step.note_sealed)
             .execute(conn).await.map(|_| ())
     })?;
+    if let Some(doc) = &step.document {
+        insert_document(&mut tx, id, doc, &now_text).await?;
+    }
+    if let Some(notice) = &step.notice {
+        super::accounts::queue_message(&mut tx, notice, &now_text).await?;
+    }
     super::audit::append(
         &mut tx,
         NewEntry {
@@ -226,6 +260,144 @@ pub async fn step(
     .await?;
     tx.commit().await?;
     Ok(updated)
+}
+
+/// A document to record (its bytes are already durable in the blob store).
+pub struct NewDocument<'a> {
+    pub field_key: &'a str,
+    /// `input` (the citizen's) or `output` (the officer's result).
+    pub kind: &'a str,
+    pub sha256: &'a str,
+    pub content_type: &'a str,
+    pub size_bytes: i64,
+    pub name_sealed: &'a [u8],
+    pub uploaded_by: &'a str,
+}
+
+async fn insert_document(
+    tx: &mut super::Tx,
+    application_id: Uuid,
+    doc: &NewDocument<'_>,
+    now_text: &str,
+) -> Result<(), StorageError> {
+    on_tx!(tx, conn => async {
+        sqlx::query("UPDATE documents SET replaced_at = $3 WHERE application_id = $1 AND field_key = $2 AND replaced_at IS NULL")
+            .bind(application_id).bind(doc.field_key).bind(now_text).execute(&mut *conn).await?;
+        sqlx::query("INSERT INTO documents (id, application_id, field_key, kind, sha256, content_type, size_bytes, \
+                     name_sealed, uploaded_by, uploaded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+            .bind(Uuid::now_v7()).bind(application_id).bind(doc.field_key).bind(doc.kind).bind(doc.sha256)
+            .bind(doc.content_type).bind(doc.size_bytes).bind(doc.name_sealed).bind(doc.uploaded_by).bind(now_text)
+            .execute(&mut *conn).await?;
+        Ok::<(), sqlx::Error>(())
+    }.await)?;
+    Ok(())
+}
+
+/// Records a citizen's upload to a document field of their own application while they hold
+/// it (draft, or sent back for revision); it takes the place of the field's earlier document.
+/// False when the application is not theirs or not theirs to change: nothing is written.
+pub async fn add_document(
+    db: &Db,
+    application_id: Uuid,
+    account_id: Uuid,
+    doc: NewDocument<'_>,
+    now: DateTime<Utc>,
+) -> Result<bool, StorageError> {
+    let now_text = timestamp(now);
+    let mut tx = db.begin().await?;
+    let held = on_tx!(&mut tx, conn => {
+        sqlx::query("UPDATE applications SET updated_at = $3 WHERE id = $1 AND account_id = $2 \
+                     AND state IN ('draft', 'needs_revision')")
+            .bind(application_id).bind(account_id).bind(&now_text)
+            .execute(conn).await.map(|r| r.rows_affected())
+    })?;
+    if held != 1 {
+        return Ok(false);
+    }
+    insert_document(&mut tx, application_id, &doc, &now_text).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DocumentRow {
+    pub id: Uuid,
+    pub application_id: Uuid,
+    pub field_key: String,
+    pub kind: String,
+    pub sha256: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub name_sealed: Vec<u8>,
+    pub uploaded_at: String,
+}
+
+macro_rules! document_columns {
+    () => {
+        "id, application_id, field_key, kind, sha256, content_type, size_bytes, name_sealed, uploaded_at"
+    };
+}
+
+/// An application's current documents (not replaced), oldest first.
+pub async fn documents(db: &Db, application_id: Uuid) -> Result<Vec<DocumentRow>, StorageError> {
+    Ok(on_pool!(db, pool => {
+        sqlx::query_as(concat!("SELECT ", document_columns!(), " FROM documents \
+                                WHERE application_id = $1 AND replaced_at IS NULL ORDER BY uploaded_at, id"))
+            .bind(application_id).fetch_all(pool).await
+    })?)
+}
+
+pub async fn document(db: &Db, id: Uuid) -> Result<Option<DocumentRow>, StorageError> {
+    Ok(on_pool!(db, pool => {
+        sqlx::query_as(concat!("SELECT ", document_columns!(), " FROM documents WHERE id = $1"))
+            .bind(id).fetch_optional(pool).await
+    })?)
+}
+
+/// Whether any document row names the blob `sha256` (the orphan sweep keeps those).
+pub async fn blob_in_use(db: &Db, sha256: &str) -> Result<bool, StorageError> {
+    let n: i64 = on_pool!(db, pool => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM documents WHERE sha256 = $1").bind(sha256).fetch_one(pool).await
+    })?;
+    Ok(n > 0)
+}
+
+/// The services that take applications online (they have a form).
+pub async fn services_with_forms(db: &Db) -> Result<Vec<Uuid>, StorageError> {
+    Ok(on_pool!(db, pool => {
+        sqlx::query_scalar("SELECT service_id FROM application_forms").fetch_all(pool).await
+    })?)
+}
+
+/// A citizen's applications, newest first.
+pub async fn of_account(db: &Db, account_id: Uuid) -> Result<Vec<ApplicationRow>, StorageError> {
+    Ok(on_pool!(db, pool => {
+        sqlx::query_as(concat!("SELECT ", application_columns!(), " FROM applications WHERE account_id = $1 \
+                                ORDER BY created_at DESC LIMIT 200"))
+            .bind(account_id).fetch_all(pool).await
+    })?)
+}
+
+pub async fn by_tracking_code(db: &Db, code: &str) -> Result<Option<ApplicationRow>, StorageError> {
+    Ok(on_pool!(db, pool => {
+        sqlx::query_as(concat!("SELECT ", application_columns!(), " FROM applications WHERE tracking_code = $1"))
+            .bind(code).fetch_optional(pool).await
+    })?)
+}
+
+/// A tenant's inbox: applications in `state`, or in every state still open to the office
+/// when `None`; the earliest due first.
+pub async fn inbox(
+    db: &Db,
+    tenant_id: Uuid,
+    state: Option<&str>,
+) -> Result<Vec<ApplicationRow>, StorageError> {
+    Ok(on_pool!(db, pool => {
+        sqlx::query_as(concat!("SELECT ", application_columns!(), " FROM applications WHERE tenant_id = $1 \
+                                AND (($2 IS NULL AND state IN ('submitted', 'in_review', 'needs_revision', 'approved', 'ready')) \
+                                OR state = $2) ORDER BY due_on IS NULL, due_on, created_at LIMIT 500"))
+            .bind(tenant_id).bind(state).fetch_all(pool).await
+    })?)
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -91,6 +91,43 @@ impl<'a> Browser<'a> {
         )
     }
 
+    /// Posts a multipart form with one file (`berkas`) as a browser's upload does.
+    pub(crate) async fn post_file(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        file_name: &str,
+        bytes: Vec<u8>,
+    ) -> (u16, String, Option<String>) {
+        let mut form = reqwest::multipart::Form::new();
+        for (k, v) in fields {
+            form = form.text(k.to_string(), v.to_string());
+        }
+        form = form.part(
+            "berkas",
+            reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_owned()),
+        );
+        let response = self
+            .app
+            .http
+            .post(self.app.url(path))
+            .header("cookie", self.cookie_header())
+            .multipart(form)
+            .send()
+            .await
+            .expect("post");
+        self.remember(&response);
+        let location = response
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().expect("location").to_owned());
+        (
+            response.status().as_u16(),
+            response.text().await.expect("body"),
+            location,
+        )
+    }
+
     pub(crate) fn csrf(&self) -> String {
         self.cookies
             .iter()

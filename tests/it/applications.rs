@@ -74,26 +74,13 @@ async fn an_application_moves_only_by_legal_steps_and_keeps_its_history(engine: 
             local_closures: &[],
         },
     );
-    let mut entered: Vec<Entered> = Vec::new();
-    let take = |action: A, day: NaiveDate, assignee: Option<Uuid>, entered: &mut Vec<Entered>| {
-        let state = mpp::domain::application::ApplicationState::parse(
-            // The state the step leads to, for the due date.
-            match action {
-                A::Submit | A::Resubmit | A::Release => "submitted",
-                A::Take => "in_review",
-                A::RequestRevision => "needs_revision",
-                A::Approve => "approved",
-                A::Reject => "rejected",
-                A::AttachOutput => "ready",
-                A::MarkCollected => "collected",
-                A::Withdraw => "withdrawn",
-            },
-        )
-        .expect("state");
-        entered.push(Entered { state, day });
-        let due = due_date(&calendar, 5, entered);
+    // The storage reads the history inside the step's transaction and asks this for the due date.
+    let due = move |history: &[Entered]| due_date(&calendar, 5, history);
+    let due = Arc::new(due);
+    let take = |action: A, day: NaiveDate, assignee: Option<Uuid>| {
         let db = tmp.db.clone();
         let id = draft.id;
+        let due = due.clone();
         async move {
             applications::step(
                 &db,
@@ -101,10 +88,13 @@ async fn an_application_moves_only_by_legal_steps_and_keeps_its_history(engine: 
                 Step {
                     action,
                     actor: "test",
+                    owner: None,
                     assignee,
                     note_sealed: None,
                     day,
-                    due_on: due,
+                    due: due.as_ref(),
+                    document: None,
+                    notice: None,
                     audit_scope: "/",
                 },
                 Utc::now(),
@@ -113,9 +103,9 @@ async fn an_application_moves_only_by_legal_steps_and_keeps_its_history(engine: 
         }
     };
     // Approving a draft is refused and changes nothing.
-    let refused = take(A::Approve, d(2026, 11, 30), None, &mut Vec::new()).await;
+    let refused = take(A::Approve, d(2026, 11, 30), None).await;
     assert!(matches!(refused, Err(StepError::Illegal(_))));
-    let submitted = take(A::Submit, d(2026, 11, 30), None, &mut entered)
+    let submitted = take(A::Submit, d(2026, 11, 30), None)
         .await
         .expect("submit");
     assert_eq!(
@@ -136,10 +126,13 @@ async fn an_application_moves_only_by_legal_steps_and_keeps_its_history(engine: 
                 Step {
                     action: A::Take,
                     actor: "officer",
+                    owner: None,
                     assignee: Some(officer),
                     note_sealed: None,
                     day: d(2026, 12, 1),
-                    due_on: Some(d(2026, 12, 7)),
+                    due: &|_: &[Entered]| Some(d(2026, 12, 7)),
+                    document: None,
+                    notice: None,
                     audit_scope: "/",
                 },
                 Utc::now(),
@@ -159,37 +152,28 @@ async fn an_application_moves_only_by_legal_steps_and_keeps_its_history(engine: 
         }
     }
     assert_eq!(took, 1);
-    entered.push(Entered {
-        state: mpp::domain::application::ApplicationState::InReview,
-        day: d(2026, 12, 1),
-    });
 
     // A revision from Tuesday to Thursday moves the limit two working days.
-    take(A::RequestRevision, d(2026, 12, 1), None, &mut entered)
+    take(A::RequestRevision, d(2026, 12, 1), None)
         .await
         .expect("revision");
     assert!(matches!(
-        take(A::Approve, d(2026, 12, 2), None, &mut Vec::new()).await,
+        take(A::Approve, d(2026, 12, 2), None).await,
         Err(StepError::Illegal(_))
     ));
-    let back = take(A::Resubmit, d(2026, 12, 3), None, &mut entered)
+    let back = take(A::Resubmit, d(2026, 12, 3), None)
         .await
         .expect("resubmit");
     assert_eq!(back.due_on.as_deref(), Some("2026-12-09"));
     for action in [A::Take, A::Approve, A::AttachOutput, A::MarkCollected] {
-        take(
-            action,
-            d(2026, 12, 4),
-            officers.first().copied(),
-            &mut entered,
-        )
-        .await
-        .expect("step");
+        take(action, d(2026, 12, 4), officers.first().copied())
+            .await
+            .expect("step");
     }
     // Final: nothing more.
     for action in A::ALL {
         assert!(matches!(
-            take(action, d(2026, 12, 5), None, &mut Vec::new()).await,
+            take(action, d(2026, 12, 5), None).await,
             Err(StepError::Illegal(_))
         ));
     }

@@ -6,8 +6,8 @@ use mpp::http::Access;
 
 use mpp::domain::roles::Action;
 use mpp::domain::roles::Action::{
-    EditMpp, EditService, EnterStaffArea, ManageOwnTokens, OperateCounter, ViewAudit,
-    ViewStatistics,
+    EditMpp, EditService, EnterStaffArea, ManageOwnTokens, OperateCounter, ProcessApplications,
+    ViewAudit, ViewStatistics,
 };
 use mpp::http::INVITE;
 
@@ -31,7 +31,12 @@ enum Role {
 const STAFF: &[(&str, &[Action])] = &[
     (
         "petugas.dukcapil@demo.mpp.id",
-        &[EnterStaffArea, ManageOwnTokens, OperateCounter],
+        &[
+            EnterStaffArea,
+            ManageOwnTokens,
+            OperateCounter,
+            ProcessApplications,
+        ],
     ),
     (
         "petugas.polres@demo.mpp.id",
@@ -46,6 +51,7 @@ const STAFF: &[(&str, &[Action])] = &[
             ViewAudit,
             INVITE,
             OperateCounter,
+            ProcessApplications,
             ViewStatistics,
         ],
     ),
@@ -152,6 +158,12 @@ async fn every_route_for_every_role(engine: Engine) {
     let concrete = |path: &str| {
         path.replace("/staf/loket/{id}", &format!("/staf/loket/{counter}"))
             .replace("/staf/antrean/{tenant}", &format!("/staf/antrean/{tenant}"))
+            .replace(
+                "/staf/permohonan/{tenant}",
+                &format!("/staf/permohonan/{tenant}"),
+            )
+            .replace("{application}", "0190a1b2-0000-7000-8000-000000000001")
+            .replace("{doc}", "0190a1b2-0000-7000-8000-000000000002")
             .replace("{counter}", &counter.to_string())
             .replace(
                 "/layanan-nasional/{slug}",

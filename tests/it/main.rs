@@ -4,6 +4,7 @@
 mod accounts;
 mod api;
 mod applications;
+mod applying;
 mod authz;
 mod browser;
 mod cli;

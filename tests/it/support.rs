@@ -272,6 +272,7 @@ pub fn test_settings() -> mpp::http::Settings {
         trusted_proxies: std::sync::Arc::new(Vec::new()),
         clock: mpp::http::Clock::System,
         channels: std::sync::Arc::new(mpp::delivery::Channels::development()),
+        blobs: mpp::documents::BlobStore::in_temp_dir(),
     }
 }
 

@@ -1,0 +1,1994 @@
+//! Applications (permohonan): the citizen's journey (start, fill and save, upload documents,
+//! submit, receipt, follow, fix and resubmit, download the output), the back office's inbox
+//! and steps, and public tracking by code.
+//!
+//! Every change of state goes through `storage::applications::step`, which asks
+//! `domain::application` on the locked row; a handler never decides a transition itself. A
+//! citizen's application is found only with its owner's session (someone else's is a 404); a
+//! staff member's only where `domain::roles::permits` allows `ProcessApplications` at its tenant,
+//! checked before the application is even looked up.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::Arc;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Form;
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{NaiveDate, Utc};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::AppState;
+use super::account::{
+    PairsForm, PlainForm, check_csrf, checked_form, csrf, csrf_forms, render, signed_in,
+};
+use super::errors::PageError;
+use super::i18n::{Lang, Texts};
+use crate::booking_desk::local_now;
+use crate::catalog::{Catalog, Mpp, Service, Tenant};
+use crate::domain::application::{
+    self as rules, ApplicationAction, ApplicationState, Entered, Standing,
+};
+use crate::domain::form::{DocumentType, FieldKind, FormDef};
+use crate::domain::roles::Action;
+use crate::storage::accounts::{self, NewMessage};
+use crate::storage::applications::{self as store, ApplicationRow, NewDocument, Step, StepError};
+
+const ANSWERS: &str = "application.answers";
+const NOTE: &str = "application.note";
+const DOC_NAME: &str = "document.name";
+
+/// Which services take applications online: a copy of the forms' service ids, at most five
+/// seconds old, so the service page does not ask the database on every view.
+#[derive(Default)]
+pub struct OfferedForms {
+    inner: std::sync::RwLock<Option<(std::time::Instant, Arc<HashSet<Uuid>>)>>,
+}
+
+impl OfferedForms {
+    pub async fn offers(&self, db: &crate::storage::Db, service: Uuid) -> bool {
+        let fresh = self.inner.read().ok().and_then(|g| {
+            g.as_ref()
+                .filter(|(at, _)| at.elapsed() < std::time::Duration::from_secs(5))
+                .map(|(_, set)| set.clone())
+        });
+        let set = match fresh {
+            Some(set) => set,
+            None => {
+                let ids = store::services_with_forms(db).await.unwrap_or_default();
+                let set = Arc::new(ids.into_iter().collect::<HashSet<Uuid>>());
+                if let Ok(mut g) = self.inner.write() {
+                    *g = Some((std::time::Instant::now(), set.clone()));
+                }
+                set
+            }
+        };
+        set.contains(&service)
+    }
+}
+
+/// What the state means to the citizen (and on the public tracking page).
+pub fn state_words(state: &str, lang: Lang) -> &'static str {
+    match state {
+        "draft" => lang.pick("Draf, belum dikirim", "Draft, not sent"),
+        "submitted" => lang.pick(
+            "Diterima, menunggu diperiksa",
+            "Received, waiting to be checked",
+        ),
+        "in_review" => lang.pick("Sedang diperiksa petugas", "Being checked by an officer"),
+        "needs_revision" => lang.pick(
+            "Perlu diperbaiki pemohon",
+            "Waiting for the applicant's fix",
+        ),
+        "approved" => lang.pick(
+            "Disetujui, hasil disiapkan",
+            "Approved, output being prepared",
+        ),
+        "ready" => lang.pick(
+            "Hasil siap diambil/diunduh",
+            "Output ready to collect or download",
+        ),
+        "collected" => lang.pick("Selesai", "Done"),
+        "rejected" => lang.pick("Ditolak", "Rejected"),
+        _ => lang.pick("Dibatalkan pemohon", "Withdrawn by the applicant"),
+    }
+}
+
+fn action_words(action: &str, lang: Lang) -> &'static str {
+    match action {
+        "submit" => lang.pick("Permohonan dikirim", "Application sent"),
+        "take" => lang.pick("Mulai diperiksa petugas", "An officer began checking it"),
+        "release" => lang.pick("Dikembalikan ke antrean", "Put back in the queue"),
+        "request_revision" => lang.pick("Diminta perbaikan", "A fix was asked for"),
+        "resubmit" => lang.pick("Perbaikan dikirim", "The fix was sent"),
+        "approve" => lang.pick("Disetujui", "Approved"),
+        "reject" => lang.pick("Ditolak", "Rejected"),
+        "attach_output" => lang.pick("Hasil dilampirkan", "Output attached"),
+        "mark_collected" => lang.pick("Hasil diambil/diunduh", "Output collected or downloaded"),
+        _ => lang.pick("Dibatalkan pemohon", "Withdrawn by the applicant"),
+    }
+}
+
+fn standing_words(standing: Standing, lang: Lang) -> (&'static str, &'static str) {
+    match standing {
+        Standing::OnTime => ("ontime", lang.pick("sesuai jadwal", "on time")),
+        Standing::DueSoon => ("soon", lang.pick("mendekati batas waktu", "due soon")),
+        Standing::Late => (
+            "late",
+            lang.pick("melewati batas waktu", "past its time limit"),
+        ),
+    }
+}
+
+fn day_text(day: &str) -> String {
+    NaiveDate::parse_from_str(day, "%Y-%m-%d")
+        .map(|d| d.format("%d-%m-%Y").to_string())
+        .unwrap_or_else(|_| day.to_owned())
+}
+
+fn size_text(bytes: i64) -> String {
+    if bytes >= 1024 * 1024 {
+        format!("{:.1} MB", bytes as f64 / (1024.0 * 1024.0))
+    } else {
+        format!("{} KB", (bytes + 1023) / 1024)
+    }
+}
+
+/// Where an application belongs in the catalog.
+struct Place<'c> {
+    service: &'c Service,
+    tenant: &'c Tenant,
+    mpp: &'c Mpp,
+}
+
+fn place_of<'c>(catalog: &'c Catalog, row: &ApplicationRow) -> Option<Place<'c>> {
+    let service = catalog.service(row.service_id)?;
+    Some(Place {
+        service,
+        tenant: &catalog.tenants[service.tenant],
+        mpp: &catalog.mpps[service.mpp],
+    })
+}
+
+/// The MPP's local date now.
+fn today(app: &AppState, mpp: &Mpp) -> NaiveDate {
+    local_now(mpp, app.settings.clock.now()).date()
+}
+
+/// The due date of an application with this history, on its tenant's calendar as known today.
+fn due_rule(
+    catalog: &Catalog,
+    place: &Place<'_>,
+    limit_days: Option<i32>,
+    today: NaiveDate,
+) -> impl Fn(&[Entered]) -> Option<NaiveDate> + Sync + use<> {
+    let calendar = catalog.calendar(place.mpp, today, place.tenant.observes_cuti_bersama);
+    move |history: &[Entered]| {
+        let limit = u32::try_from(limit_days?).ok()?;
+        rules::due_date(&calendar, limit, history)
+    }
+}
+
+fn standing_of(
+    app: &AppState,
+    catalog: &Catalog,
+    place: &Place<'_>,
+    row: &ApplicationRow,
+) -> Option<Standing> {
+    let state = ApplicationState::parse(&row.state)?;
+    if !state.clock_runs() {
+        return None;
+    }
+    let due = NaiveDate::parse_from_str(row.due_on.as_deref()?, "%Y-%m-%d").ok()?;
+    let today = today(app, place.mpp);
+    let calendar = catalog.calendar(place.mpp, today, place.tenant.observes_cuti_bersama);
+    Some(rules::standing(&calendar, today, due))
+}
+
+async fn form_of(app: &AppState, service: Uuid) -> Result<Option<(FormDef, i32)>, PageError> {
+    let found = store::form(&app.db, service)
+        .await
+        .map_err(|e| PageError::internal(Lang::Id, "/", &e))?;
+    Ok(found.and_then(|(json, version)| {
+        serde_json::from_str::<FormDef>(&json)
+            .ok()
+            .map(|f| (f, version))
+    }))
+}
+
+fn open_answers(app: &AppState, row: &ApplicationRow) -> BTreeMap<String, String> {
+    app.settings
+        .keys
+        .open(ANSWERS, &row.answers_sealed)
+        .ok()
+        .and_then(|plain| serde_json::from_slice(&plain).ok())
+        .unwrap_or_default()
+}
+
+fn seal_answers(
+    app: &AppState,
+    answers: &BTreeMap<String, String>,
+    lang: Lang,
+) -> Result<Vec<u8>, PageError> {
+    let json = serde_json::to_vec(answers).map_err(|e| PageError::internal(lang, "/akun", &e))?;
+    app.settings
+        .keys
+        .seal(ANSWERS, &json)
+        .map_err(|e| PageError::internal(lang, "/akun", &e))
+}
+
+/// A message for the outbox, sealed.
+struct Notice {
+    channel: &'static str,
+    subject: String,
+    recipient_sealed: Vec<u8>,
+    body_sealed: Vec<u8>,
+}
+
+/// The message telling the citizen of `row` about a step; none when the account is gone.
+async fn notice_for(
+    app: &AppState,
+    row: &ApplicationRow,
+    subject: &str,
+    body: &str,
+) -> Result<Option<Notice>, PageError> {
+    let Some(account) = row.account_id else {
+        return Ok(None);
+    };
+    let internal = |e: &dyn std::error::Error| PageError::internal(Lang::Id, "/", e);
+    let Some(profile) = accounts::profile(&app.db, account)
+        .await
+        .map_err(|e| internal(&e))?
+    else {
+        return Ok(None);
+    };
+    let keys = &app.settings.keys;
+    let identifier = keys
+        .open("account.identifier", &profile.identifier_sealed)
+        .map_err(|e| internal(&e))?;
+    let link = format!(
+        "{}/akun/permohonan/{}",
+        app.settings.public_url.trim_end_matches('/'),
+        row.id
+    );
+    let text = format!("{body}\n\n{} · {link}", row.tracking_code);
+    Ok(Some(Notice {
+        channel: if profile.identifier_kind == "email" {
+            "email"
+        } else {
+            "sms"
+        },
+        subject: format!("{subject} ({})", row.tracking_code),
+        recipient_sealed: keys
+            .seal("outbox.recipient", &identifier)
+            .map_err(|e| internal(&e))?,
+        body_sealed: keys
+            .seal("outbox.body", text.as_bytes())
+            .map_err(|e| internal(&e))?,
+    }))
+}
+
+/// What the citizen is told after each step that concerns them: (subject, body), both languages.
+fn notice_words(action: ApplicationAction) -> Option<(&'static str, &'static str)> {
+    Some(match action {
+        ApplicationAction::Submit | ApplicationAction::Resubmit => (
+            "Permohonan diterima / Application received",
+            "Permohonan Anda sudah diterima MPP Digital. Ikuti prosesnya dengan kode pelacakan di bawah.\n\
+             Your application was received. Follow it with the tracking code below.",
+        ),
+        ApplicationAction::RequestRevision => (
+            "Permohonan perlu diperbaiki / Your application needs a fix",
+            "Petugas meminta perbaikan permohonan Anda. Buka permohonan untuk melihat apa yang perlu diperbaiki, lalu kirim ulang.\n\
+             An officer asked for a fix. Open the application to see what to fix, then send it again.",
+        ),
+        ApplicationAction::Approve => (
+            "Permohonan disetujui / Application approved",
+            "Permohonan Anda disetujui; hasilnya sedang disiapkan.\nYour application was approved; its output is being prepared.",
+        ),
+        ApplicationAction::Reject => (
+            "Permohonan ditolak / Application rejected",
+            "Permohonan Anda ditolak. Alasannya ada di halaman permohonan.\nYour application was rejected. The reason is on its page.",
+        ),
+        ApplicationAction::AttachOutput => (
+            "Hasil layanan siap / Your output is ready",
+            "Hasil layanan Anda siap: unduh dari halaman permohonan atau ambil di MPP.\n\
+             Your output is ready: download it from the application's page or collect it at the MPP.",
+        ),
+        _ => return None,
+    })
+}
+
+/// Takes a step with its notice to the citizen (when the step concerns them).
+#[allow(clippy::too_many_arguments)]
+async fn take_step(
+    app: &AppState,
+    catalog: &Catalog,
+    place: &Place<'_>,
+    row: &ApplicationRow,
+    action: ApplicationAction,
+    actor: &str,
+    owner: Option<Uuid>,
+    assignee: Option<Uuid>,
+    note: Option<&str>,
+    document: Option<NewDocument<'_>>,
+) -> Result<Result<ApplicationRow, StepError>, PageError> {
+    let today = today(app, place.mpp);
+    let due = due_rule(catalog, place, row.limit_days, today);
+    let notice = match notice_words(action) {
+        Some((subject, body)) => notice_for(app, row, subject, body).await?,
+        None => None,
+    };
+    let note_sealed = match note {
+        Some(n) => Some(
+            app.settings
+                .keys
+                .seal(NOTE, n.as_bytes())
+                .map_err(|e| PageError::internal(Lang::Id, "/", &e))?,
+        ),
+        None => None,
+    };
+    let message = notice.as_ref().map(|n| NewMessage {
+        channel: n.channel,
+        recipient_sealed: &n.recipient_sealed,
+        subject: &n.subject,
+        body_sealed: &n.body_sealed,
+    });
+    let scope = catalog.place(place.mpp, Some(place.tenant)).audit_path();
+    Ok(store::step(
+        &app.db,
+        row.id,
+        Step {
+            action,
+            actor,
+            owner,
+            assignee,
+            note_sealed: note_sealed.as_deref(),
+            day: today,
+            due: &due,
+            document,
+            notice: message,
+            audit_scope: &scope,
+        },
+        Utc::now(),
+    )
+    .await)
+}
+
+fn step_refusal(lang: Lang, here: &str, e: StepError) -> PageError {
+    match e {
+        StepError::NotFound => PageError::not_found(lang, here),
+        StepError::Illegal(illegal) => PageError::status(
+            lang,
+            StatusCode::CONFLICT,
+            format!(
+                "Langkah ini tidak dapat dilakukan: permohonan berstatus \"{}\" (mungkin sudah diproses di tab atau oleh petugas lain).",
+                state_words(illegal.from.as_str(), Lang::Id)
+            ),
+            format!(
+                "This step cannot be taken: the application is \"{}\" (perhaps it was handled in another tab or by another officer).",
+                state_words(illegal.from.as_str(), Lang::En)
+            ),
+        ),
+        StepError::Storage(e) => PageError::internal(lang, here, &e),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The citizen's pages.
+
+#[derive(Template, WebTemplate)]
+#[template(path = "apply.html")]
+struct ApplyPage<'a> {
+    t: &'static Texts,
+    lang: Lang,
+    here: String,
+    csrf: &'a str,
+    service_id: Uuid,
+    service: String,
+    tenant: String,
+    mpp: String,
+    limit: String,
+    requirements: Vec<String>,
+    key: String,
+}
+
+fn limit_text(service: &Service, lang: Lang) -> String {
+    let days = rules::limit_in_working_days(service.time_limit);
+    match days {
+        0 => lang
+            .pick("selesai pada hari diterima", "done the day it is received")
+            .to_owned(),
+        n => format!("{n} {}", lang.pick("hari kerja", "working days")),
+    }
+}
+
+/// The page that starts an application for a service.
+pub async fn apply_form(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let here = format!("/layanan/{id}/ajukan");
+    if signed_in(&app, &headers, lang).await?.is_none() {
+        return Ok(Redirect::to("/masuk").into_response());
+    }
+    let catalog = app.catalog.get();
+    let service = Uuid::parse_str(&id)
+        .ok()
+        .and_then(|id| catalog.service(id))
+        .ok_or_else(|| PageError::not_found(lang, &here))?;
+    if form_of(&app, service.id).await?.is_none() {
+        return Err(not_online(lang));
+    }
+    let (token, fresh) = csrf(&headers)?;
+    let page = ApplyPage {
+        t: lang.texts(),
+        lang,
+        here,
+        csrf: &token,
+        service_id: service.id,
+        service: service.name.clone(),
+        tenant: catalog.tenants[service.tenant].name.clone(),
+        mpp: catalog.mpps[service.mpp].name.clone(),
+        limit: limit_text(service, lang),
+        requirements: service
+            .requirements
+            .iter()
+            .map(|r| r.text.clone())
+            .collect(),
+        key: crate::credentials::random_token().map_err(|_| PageError::unavailable(lang, "/"))?,
+    };
+    Ok(render(
+        page,
+        StatusCode::OK,
+        fresh.then_some((&app, token.as_str())),
+    ))
+}
+
+fn not_online(lang: Lang) -> PageError {
+    PageError::status(
+        lang,
+        StatusCode::NOT_FOUND,
+        "Layanan ini belum menerima permohonan daring. Datang langsung ke MPP.",
+        "This service does not take applications online yet. Come to the MPP.",
+    )
+}
+
+#[derive(Deserialize)]
+pub struct StartForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    key: String,
+}
+
+csrf_forms!(StartForm);
+
+/// Starts a draft (a retried request with the same key opens the same draft).
+pub async fn apply(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    form: Result<Form<StartForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let here = format!("/layanan/{id}/ajukan");
+    let form = checked_form(form, &headers, lang, &here)?;
+    let Some(session) = signed_in(&app, &headers, lang).await? else {
+        return Ok(Redirect::to("/masuk").into_response());
+    };
+    let catalog = app.catalog.get();
+    let service = Uuid::parse_str(&id)
+        .ok()
+        .and_then(|id| catalog.service(id))
+        .ok_or_else(|| PageError::not_found(lang, &here))?;
+    let Some((_, version)) = form_of(&app, service.id).await? else {
+        return Err(not_online(lang));
+    };
+    let key: String = form.key.trim().chars().take(64).collect();
+    if key.len() < 16 {
+        return Err(PageError::bad_request(
+            lang,
+            &here,
+            "Formulir tidak lengkap; muat ulang halaman.",
+            "The form is incomplete; reload the page.",
+        ));
+    }
+    let random: [u8; 8] =
+        crate::credentials::random_bytes::<8>().map_err(|_| PageError::unavailable(lang, &here))?;
+    let sealed = seal_answers(&app, &BTreeMap::new(), lang)?;
+    let limit = i32::try_from(rules::limit_in_working_days(service.time_limit)).ok();
+    let draft = store::create_draft(
+        &app.db,
+        store::NewApplication {
+            service_id: service.id,
+            tenant_id: catalog.tenants[service.tenant].id,
+            mpp_id: catalog.mpps[service.mpp].id,
+            account_id: session.account_id,
+            tracking_code: &rules::tracking_code(random),
+            answers_sealed: &sealed,
+            form_version: version,
+            limit_days: limit,
+            idempotency_key: &key,
+        },
+        Utc::now(),
+    )
+    .await
+    .map_err(|e| PageError::internal(lang, &here, &e))?;
+    Ok(Redirect::to(&format!("/akun/permohonan/{}", draft.id)).into_response())
+}
+
+struct FieldView {
+    key: String,
+    label: String,
+    kind: &'static str,
+    required: bool,
+    value: String,
+    options: Vec<(String, String)>,
+    error: Option<String>,
+    /// For document fields: the types accepted (`accept` attribute) and the limit in words.
+    accept: String,
+    limit: String,
+    document: Option<DocView>,
+}
+
+struct DocView {
+    id: Uuid,
+    name: String,
+    size: String,
+    kind: String,
+}
+
+struct EventView {
+    day: String,
+    what: &'static str,
+    note: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "application.html")]
+struct ApplicationPage<'a> {
+    t: &'static Texts,
+    lang: Lang,
+    here: String,
+    csrf: &'a str,
+    id: Uuid,
+    code: String,
+    service_id: Uuid,
+    service: String,
+    tenant: String,
+    mpp: String,
+    state: &'static str,
+    held: bool,
+    draft: bool,
+    withdrawable: bool,
+    due: Option<String>,
+    standing: Option<(&'static str, &'static str)>,
+    limit: String,
+    fields: Vec<FieldView>,
+    outputs: Vec<DocView>,
+    events: Vec<EventView>,
+    /// What the officer asked to fix, while the citizen holds it for revision.
+    revision: Option<String>,
+    error: Option<String>,
+    notice: Option<&'static str>,
+}
+
+fn accept_of(types: &[DocumentType]) -> String {
+    types
+        .iter()
+        .map(|t| match t {
+            DocumentType::Pdf => ".pdf,application/pdf",
+            DocumentType::Jpeg => ".jpg,.jpeg,image/jpeg",
+            DocumentType::Png => ".png,image/png",
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn types_text(types: &[DocumentType]) -> String {
+    types
+        .iter()
+        .map(|t| match t {
+            DocumentType::Pdf => "PDF",
+            DocumentType::Jpeg => "JPEG",
+            DocumentType::Png => "PNG",
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn doc_view(app: &AppState, d: &store::DocumentRow) -> DocView {
+    let name = app
+        .settings
+        .keys
+        .open(DOC_NAME, &d.name_sealed)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .unwrap_or_else(|| "dokumen".to_owned());
+    DocView {
+        id: d.id,
+        name,
+        size: size_text(d.size_bytes),
+        kind: d.content_type.clone(),
+    }
+}
+
+async fn timeline(
+    app: &AppState,
+    row: &ApplicationRow,
+    lang: Lang,
+) -> Result<Vec<EventView>, PageError> {
+    let events = store::history(&app.db, row.id)
+        .await
+        .map_err(|e| PageError::internal(lang, "/", &e))?;
+    let mut out = vec![EventView {
+        day: day_text(&row.created_at.chars().take(10).collect::<String>()),
+        what: lang.pick("Draf dibuat", "Draft started"),
+        note: None,
+    }];
+    for e in events {
+        let note = e.note_sealed.as_deref().and_then(|n| {
+            app.settings
+                .keys
+                .open(NOTE, n)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+        });
+        out.push(EventView {
+            day: day_text(&e.day),
+            what: action_words(&e.action, lang),
+            note,
+        });
+    }
+    Ok(out)
+}
+
+/// The citizen's own application, or a 404 (also for someone else's).
+async fn own_application(
+    app: &AppState,
+    lang: Lang,
+    here: &str,
+    id: &str,
+    account: Uuid,
+) -> Result<ApplicationRow, PageError> {
+    let id = Uuid::parse_str(id).map_err(|_| PageError::not_found(lang, here))?;
+    store::application(&app.db, id)
+        .await
+        .map_err(|e| PageError::internal(lang, here, &e))?
+        .filter(|a| a.account_id == Some(account))
+        .ok_or_else(|| PageError::not_found(lang, here))
+}
+
+/// The application's page as its citizen sees it, with `answers` and `errors` shown in the
+/// form (what was just sent, when it was refused).
+#[allow(clippy::too_many_arguments)]
+async fn application_page(
+    app: &AppState,
+    lang: Lang,
+    headers: &HeaderMap,
+    row: &ApplicationRow,
+    answers: Option<BTreeMap<String, String>>,
+    errors: BTreeMap<String, String>,
+    error: Option<String>,
+    notice: Option<&'static str>,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let here = format!("/akun/permohonan/{}", row.id);
+    let catalog = app.catalog.get();
+    let place = place_of(&catalog, row).ok_or_else(|| PageError::not_found(lang, &here))?;
+    let form = form_of(app, row.service_id)
+        .await?
+        .map(|(f, _)| f)
+        .unwrap_or_default();
+    let answers = answers.unwrap_or_else(|| open_answers(app, row));
+    let docs = store::documents(&app.db, row.id)
+        .await
+        .map_err(|e| PageError::internal(lang, &here, &e))?;
+    let state = ApplicationState::parse(&row.state).unwrap_or(ApplicationState::Draft);
+    let fields = form
+        .fields
+        .iter()
+        .map(|f| {
+            let (kind, options, accept, limit) = match &f.kind {
+                FieldKind::Text { .. } => ("text", Vec::new(), String::new(), String::new()),
+                FieldKind::Number { .. } => ("number", Vec::new(), String::new(), String::new()),
+                FieldKind::Date => ("date", Vec::new(), String::new(), String::new()),
+                FieldKind::Nik => ("nik", Vec::new(), String::new(), String::new()),
+                FieldKind::Address => ("address", Vec::new(), String::new(), String::new()),
+                FieldKind::Choice { options } => (
+                    "choice",
+                    options
+                        .iter()
+                        .map(|o| {
+                            (
+                                o.value.clone(),
+                                lang.pick(&o.label_id, &o.label_en).to_owned(),
+                            )
+                        })
+                        .collect(),
+                    String::new(),
+                    String::new(),
+                ),
+                FieldKind::Document {
+                    types, max_bytes, ..
+                } => (
+                    "document",
+                    Vec::new(),
+                    accept_of(types),
+                    format!(
+                        "{}, {} {}",
+                        types_text(types),
+                        lang.pick("paling besar", "at most"),
+                        size_text(i64::try_from(*max_bytes).unwrap_or(i64::MAX))
+                    ),
+                ),
+            };
+            FieldView {
+                key: f.key.clone(),
+                label: lang.pick(&f.label_id, &f.label_en).to_owned(),
+                kind,
+                required: form.is_required(f, &answers),
+                value: answers.get(&f.key).cloned().unwrap_or_default(),
+                options,
+                error: errors.get(&f.key).cloned(),
+                accept,
+                limit,
+                document: docs
+                    .iter()
+                    .find(|d| d.kind == "input" && d.field_key == f.key)
+                    .map(|d| doc_view(app, d)),
+            }
+        })
+        .collect();
+    let events = timeline(app, row, lang).await?;
+    let revision = (state == ApplicationState::NeedsRevision)
+        .then(|| events.iter().rev().find_map(|e| e.note.clone()))
+        .flatten();
+    let (token, fresh) = csrf(headers)?;
+    let page = ApplicationPage {
+        t: lang.texts(),
+        lang,
+        here,
+        csrf: &token,
+        id: row.id,
+        code: row.tracking_code.clone(),
+        service_id: place.service.id,
+        service: place.service.name.clone(),
+        tenant: place.tenant.name.clone(),
+        mpp: place.mpp.name.clone(),
+        state: state_words(&row.state, lang),
+        held: matches!(
+            state,
+            ApplicationState::Draft | ApplicationState::NeedsRevision
+        ),
+        draft: state == ApplicationState::Draft,
+        withdrawable: state.apply(ApplicationAction::Withdraw).is_ok(),
+        due: row.due_on.as_deref().map(day_text),
+        standing: standing_of(app, &catalog, &place, row).map(|s| standing_words(s, lang)),
+        limit: limit_text(place.service, lang),
+        fields,
+        outputs: docs
+            .iter()
+            .filter(|d| d.kind == "output")
+            .map(|d| doc_view(app, d))
+            .collect(),
+        events,
+        revision,
+        error,
+        notice,
+    };
+    Ok(render(page, status, fresh.then_some((app, token.as_str()))))
+}
+
+#[derive(Deserialize)]
+pub struct ApplicationQuery {
+    #[serde(default)]
+    pesan: Option<String>,
+}
+
+pub async fn application(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    query: Result<Query<ApplicationQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let here = format!("/akun/permohonan/{id}");
+    let Some(session) = signed_in(&app, &headers, lang).await? else {
+        return Ok(Redirect::to("/masuk").into_response());
+    };
+    let row = own_application(&app, lang, &here, &id, session.account_id).await?;
+    let notice = match query.ok().and_then(|Query(q)| q.pesan).as_deref() {
+        Some("tersimpan") => Some(lang.pick("Draf tersimpan.", "Draft saved.")),
+        Some("terkirim") => Some(lang.pick(
+            "Permohonan terkirim. Simpan kode pelacakan atau unduh tanda terimanya.",
+            "Application sent. Keep the tracking code or download the receipt.",
+        )),
+        Some("terunggah") => Some(lang.pick("Dokumen tersimpan.", "Document saved.")),
+        _ => None,
+    };
+    application_page(
+        &app,
+        lang,
+        &headers,
+        &row,
+        None,
+        BTreeMap::new(),
+        None,
+        notice,
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// Saves the answers, and submits (or resubmits) when asked and they are complete.
+pub async fn save(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    form: Result<Form<PairsForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let here = format!("/akun/permohonan/{id}");
+    let form = checked_form(form, &headers, lang, &here)?;
+    let Some(session) = signed_in(&app, &headers, lang).await? else {
+        return Ok(Redirect::to("/masuk").into_response());
+    };
+    let row = own_application(&app, lang, &here, &id, session.account_id).await?;
+    let catalog = app.catalog.get();
+    let place = place_of(&catalog, &row).ok_or_else(|| PageError::not_found(lang, &here))?;
+    let def = form_of(&app, row.service_id)
+        .await?
+        .map(|(f, _)| f)
+        .unwrap_or_default();
+    // Only the form's own answer fields are kept; documents come by upload.
+    let answers: BTreeMap<String, String> = def
+        .fields
+        .iter()
+        .filter(|f| !matches!(f.kind, FieldKind::Document { .. }))
+        .filter_map(|f| {
+            form.first(&f.key)
+                .map(|v| (f.key.clone(), v.trim().chars().take(4000).collect()))
+        })
+        .collect();
+    let sealed = seal_answers(&app, &answers, lang)?;
+    let saved = store::save_answers(&app.db, row.id, session.account_id, &sealed, Utc::now())
+        .await
+        .map_err(|e| PageError::internal(lang, &here, &e))?;
+    if !saved {
+        return Err(PageError::status(
+            lang,
+            StatusCode::CONFLICT,
+            "Permohonan ini sudah dikirim dan tidak dapat diubah lagi.",
+            "This application was already sent and can no longer be changed.",
+        ));
+    }
+    if form.first("aksi") != Some("kirim") {
+        return Ok(Redirect::to(&format!("{here}?pesan=tersimpan")).into_response());
+    }
+    let docs = store::documents(&app.db, row.id)
+        .await
+        .map_err(|e| PageError::internal(lang, &here, &e))?;
+    let uploaded: BTreeSet<String> = docs
+        .iter()
+        .filter(|d| d.kind == "input")
+        .map(|d| d.field_key.clone())
+        .collect();
+    let registry = |code: &str| catalog.region_name(code).is_some();
+    let problems = def.check(&answers, &uploaded, today(&app, place.mpp), &registry);
+    if !problems.is_empty() {
+        let errors = problems
+            .into_iter()
+            .map(|p| (p.key, lang.pick(&p.id, &p.en).to_owned()))
+            .collect();
+        return application_page(
+            &app,
+            lang,
+            &headers,
+            &row,
+            Some(answers),
+            errors,
+            Some(
+                lang.pick(
+                    "Permohonan belum dapat dikirim: perbaiki isian yang ditandai. Jawaban Anda sudah disimpan.",
+                    "The application cannot be sent yet: fix the marked fields. Your answers were saved.",
+                )
+                .to_owned(),
+            ),
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    let action = if row.state == "needs_revision" {
+        ApplicationAction::Resubmit
+    } else {
+        ApplicationAction::Submit
+    };
+    let actor = format!("account:{}", session.account_id);
+    match take_step(
+        &app,
+        &catalog,
+        &place,
+        &row,
+        action,
+        &actor,
+        Some(session.account_id),
+        None,
+        None,
+        None,
+    )
+    .await?
+    {
+        Ok(_) => Ok(Redirect::to(&format!("{here}?pesan=terkirim")).into_response()),
+        Err(e) => Err(step_refusal(lang, &here, e)),
+    }
+}
+
+/// Withdraws one's own application (while it has not been taken up).
+pub async fn withdraw(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    form: Result<Form<PlainForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let here = format!("/akun/permohonan/{id}");
+    checked_form(form, &headers, lang, &here)?;
+    let Some(session) = signed_in(&app, &headers, lang).await? else {
+        return Ok(Redirect::to("/masuk").into_response());
+    };
+    let row = own_application(&app, lang, &here, &id, session.account_id).await?;
+    let catalog = app.catalog.get();
+    let place = place_of(&catalog, &row).ok_or_else(|| PageError::not_found(lang, &here))?;
+    let actor = format!("account:{}", session.account_id);
+    match take_step(
+        &app,
+        &catalog,
+        &place,
+        &row,
+        ApplicationAction::Withdraw,
+        &actor,
+        Some(session.account_id),
+        None,
+        None,
+        None,
+    )
+    .await?
+    {
+        Ok(_) => Ok(Redirect::to(&here).into_response()),
+        Err(e) => Err(step_refusal(lang, &here, e)),
+    }
+}
+
+/// A multipart upload read whole: its text fields and its one file (name, bytes), with the
+/// file cut off at `limit` + 1 bytes (so an oversize file is known without reading it all).
+struct Upload {
+    fields: BTreeMap<String, String>,
+    file: Option<(String, Vec<u8>)>,
+}
+
+enum UploadProblem {
+    TooLarge,
+    Unreadable,
+}
+
+async fn read_upload(mut multipart: Multipart, limit: u64) -> Result<Upload, UploadProblem> {
+    let mut fields = BTreeMap::new();
+    let mut file = None;
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(UploadProblem::TooLarge);
+            }
+            Err(_) => return Err(UploadProblem::Unreadable),
+        };
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "berkas" {
+            let file_name = field.file_name().unwrap_or("dokumen").to_owned();
+            let mut field = field;
+            let mut bytes = Vec::new();
+            loop {
+                match field.chunk().await {
+                    Ok(Some(chunk)) => {
+                        bytes.extend_from_slice(&chunk);
+                        if bytes.len() as u64 > limit {
+                            return Err(UploadProblem::TooLarge);
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                        return Err(UploadProblem::TooLarge);
+                    }
+                    Err(_) => return Err(UploadProblem::Unreadable),
+                }
+            }
+            file = Some((file_name, bytes));
+        } else {
+            let text = field.text().await.map_err(|_| UploadProblem::Unreadable)?;
+            fields.insert(name, text.chars().take(4000).collect());
+        }
+    }
+    Ok(Upload { fields, file })
+}
+
+/// A file's name as shown back: its last path part, printable, at most 120 characters.
+fn clean_name(name: &str) -> String {
+    let last = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let cleaned: String = last
+        .chars()
+        .filter(|c| !c.is_control() && *c != '"')
+        .take(120)
+        .collect();
+    if cleaned.trim().is_empty() {
+        "dokumen".to_owned()
+    } else {
+        cleaned
+    }
+}
+
+/// Checks an uploaded file against the allowed types and limit, then stores its bytes
+/// durably; returns (address, content type, size, sealed name).
+async fn store_file(
+    app: &AppState,
+    lang: Lang,
+    here: &str,
+    name: &str,
+    bytes: &[u8],
+    types: &[DocumentType],
+    max_bytes: u64,
+) -> Result<Result<(String, &'static str, i64, Vec<u8>), (StatusCode, String)>, PageError> {
+    if bytes.is_empty() {
+        return Ok(Err((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            lang.pick("Pilih berkas untuk diunggah.", "Choose a file to upload.")
+                .to_owned(),
+        )));
+    }
+    if bytes.len() as u64 > max_bytes {
+        return Ok(Err((
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "{} {}.",
+                lang.pick(
+                    "Berkas terlalu besar; paling besar",
+                    "The file is too large; at most"
+                ),
+                size_text(i64::try_from(max_bytes).unwrap_or(i64::MAX))
+            ),
+        )));
+    }
+    let Some(kind) = crate::documents::sniff(bytes).filter(|k| types.contains(k)) else {
+        return Ok(Err((
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "{} {}.",
+                lang.pick(
+                    "Isi berkas bukan jenis yang diterima (nama berkas tidak menentukan jenisnya). Jenis yang diterima:",
+                    "The file's content is not an accepted type (its name does not decide that). Accepted:"
+                ),
+                types_text(types)
+            ),
+        )));
+    };
+    let keys = &app.settings.keys;
+    let address = app
+        .settings
+        .blobs
+        .put(keys, bytes)
+        .await
+        .map_err(|e| PageError::internal(lang, here, &e))?;
+    let name_sealed = keys
+        .seal(DOC_NAME, clean_name(name).as_bytes())
+        .map_err(|e| PageError::internal(lang, here, &e))?;
+    Ok(Ok((
+        address,
+        crate::documents::content_type(kind),
+        i64::try_from(bytes.len()).unwrap_or(i64::MAX),
+        name_sealed,
+    )))
+}
+
+fn upload_unreadable(lang: Lang, here: &str, problem: UploadProblem) -> PageError {
+    match problem {
+        UploadProblem::TooLarge => PageError::status(
+            lang,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Berkas terlalu besar (paling besar 10 MB).",
+            "The file is too large (at most 10 MB).",
+        ),
+        UploadProblem::Unreadable => PageError::bad_request(
+            lang,
+            here,
+            "Unggahan tidak dapat dibaca; coba lagi.",
+            "The upload cannot be read; try again.",
+        ),
+    }
+}
+
+/// Uploads a document to a document field of one's own application.
+pub async fn upload(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<Response, PageError> {
+    let here = format!("/akun/permohonan/{id}");
+    let Some(session) = signed_in(&app, &headers, lang).await? else {
+        return Ok(Redirect::to("/masuk").into_response());
+    };
+    let multipart = multipart.map_err(|_| {
+        PageError::bad_request(
+            lang,
+            &here,
+            "Unggahan tidak dapat dibaca; coba lagi.",
+            "The upload cannot be read; try again.",
+        )
+    })?;
+    let upload = read_upload(multipart, crate::domain::form::MAX_DOCUMENT_BYTES)
+        .await
+        .map_err(|p| upload_unreadable(lang, &here, p))?;
+    check_csrf(
+        &headers,
+        upload.fields.get("csrf").map_or("", String::as_str),
+        lang,
+    )?;
+    let row = own_application(&app, lang, &here, &id, session.account_id).await?;
+    let def = form_of(&app, row.service_id)
+        .await?
+        .map(|(f, _)| f)
+        .unwrap_or_default();
+    let key = upload.fields.get("field").cloned().unwrap_or_default();
+    let Some((types, max_bytes)) = def.fields.iter().find_map(|f| match &f.kind {
+        FieldKind::Document {
+            types, max_bytes, ..
+        } if f.key == key => Some((types.clone(), *max_bytes)),
+        _ => None,
+    }) else {
+        return Err(PageError::bad_request(
+            lang,
+            &here,
+            "Isian dokumen ini tidak ada di formulir.",
+            "This document field is not in the form.",
+        ));
+    };
+    let (name, bytes) = upload.file.unwrap_or_default();
+    let stored = store_file(&app, lang, &here, &name, &bytes, &types, max_bytes).await?;
+    let (address, content_type, size, name_sealed) = match stored {
+        Ok(s) => s,
+        Err((status, message)) => {
+            let mut errors = BTreeMap::new();
+            errors.insert(key, message.clone());
+            return application_page(
+                &app,
+                lang,
+                &headers,
+                &row,
+                None,
+                errors,
+                Some(message),
+                None,
+                status,
+            )
+            .await;
+        }
+    };
+    let actor = format!("account:{}", session.account_id);
+    let added = store::add_document(
+        &app.db,
+        row.id,
+        session.account_id,
+        NewDocument {
+            field_key: &key,
+            kind: "input",
+            sha256: &address,
+            content_type,
+            size_bytes: size,
+            name_sealed: &name_sealed,
+            uploaded_by: &actor,
+        },
+        Utc::now(),
+    )
+    .await
+    .map_err(|e| PageError::internal(lang, &here, &e))?;
+    if !added {
+        return Err(PageError::status(
+            lang,
+            StatusCode::CONFLICT,
+            "Permohonan ini sudah dikirim; dokumennya tidak dapat diubah lagi.",
+            "This application was already sent; its documents can no longer be changed.",
+        ));
+    }
+    Ok(Redirect::to(&format!("{here}?pesan=terunggah#isian-{key}")).into_response())
+}
+
+/// A document's bytes as a download.
+async fn send_document(
+    app: &AppState,
+    lang: Lang,
+    here: &str,
+    doc: &store::DocumentRow,
+) -> Result<Response, PageError> {
+    let bytes = app
+        .settings
+        .blobs
+        .get(&app.settings.keys, &doc.sha256)
+        .await
+        .map_err(|e| PageError::internal(lang, here, &e))?;
+    let name = doc_view(app, doc).name;
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_ ".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut response = bytes.into_response();
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&doc.content_type) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{ascii}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    Ok(response)
+}
+
+/// A document of one's own application; downloading the output of a ready application marks
+/// it collected.
+pub async fn download(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    Path((id, doc)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let here = format!("/akun/permohonan/{id}");
+    let Some(session) = signed_in(&app, &headers, lang).await? else {
+        return Ok(Redirect::to("/masuk").into_response());
+    };
+    let row = own_application(&app, lang, &here, &id, session.account_id).await?;
+    let doc = document_of(&app, lang, &here, &row, &doc).await?;
+    let response = send_document(&app, lang, &here, &doc).await?;
+    if doc.kind == "output" && row.state == "ready" {
+        let catalog = app.catalog.get();
+        if let Some(place) = place_of(&catalog, &row) {
+            let actor = format!("account:{}", session.account_id);
+            // Another download may have marked it first: that is the same outcome.
+            let _ = take_step(
+                &app,
+                &catalog,
+                &place,
+                &row,
+                ApplicationAction::MarkCollected,
+                &actor,
+                Some(session.account_id),
+                None,
+                None,
+                None,
+            )
+            .await?;
+        }
+    }
+    Ok(response)
+}
+
+async fn document_of(
+    app: &AppState,
+    lang: Lang,
+    here: &str,
+    row: &ApplicationRow,
+    doc: &str,
+) -> Result<store::DocumentRow, PageError> {
+    let doc = Uuid::parse_str(doc).map_err(|_| PageError::not_found(lang, here))?;
+    store::document(&app.db, doc)
+        .await
+        .map_err(|e| PageError::internal(lang, here, &e))?
+        .filter(|d| d.application_id == row.id)
+        .ok_or_else(|| PageError::not_found(lang, here))
+}
+
+/// The receipt of a sent application, as a PDF.
+pub async fn receipt(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let here = format!("/akun/permohonan/{id}");
+    let Some(session) = signed_in(&app, &headers, lang).await? else {
+        return Ok(Redirect::to("/masuk").into_response());
+    };
+    let row = own_application(&app, lang, &here, &id, session.account_id).await?;
+    if row.state == "draft" {
+        return Err(PageError::status(
+            lang,
+            StatusCode::CONFLICT,
+            "Tanda terima ada setelah permohonan dikirim.",
+            "The receipt exists once the application is sent.",
+        ));
+    }
+    let catalog = app.catalog.get();
+    let place = place_of(&catalog, &row).ok_or_else(|| PageError::not_found(lang, &here))?;
+    let events = store::history(&app.db, row.id)
+        .await
+        .map_err(|e| PageError::internal(lang, &here, &e))?;
+    let received = events
+        .iter()
+        .find(|e| e.action == "submit")
+        .map(|e| day_text(&e.day))
+        .unwrap_or_default();
+    let lines = [
+        ("Diterima", "Received", received),
+        (
+            "Batas waktu penyelesaian",
+            "Due by",
+            row.due_on
+                .as_deref()
+                .map(day_text)
+                .unwrap_or_else(|| "-".to_owned()),
+        ),
+        (
+            "Jangka waktu (Standar Pelayanan)",
+            "Time limit (service standard)",
+            limit_text(place.service, Lang::Id),
+        ),
+    ];
+    let url = format!(
+        "{}/lacak?kode={}",
+        app.settings.public_url.trim_end_matches('/'),
+        row.tracking_code
+    );
+    let pdf = crate::receipt::render(&crate::receipt::Receipt {
+        tracking_code: &row.tracking_code,
+        service: &place.service.name,
+        tenant: &place.tenant.name,
+        mpp: &place.mpp.name,
+        lines: &lines,
+        tracking_url: &url,
+    })
+    .map_err(|e| PageError::internal(lang, &here, &e))?;
+    let mut response = pdf.into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/pdf"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "inline; filename=\"tanda-terima-{}.pdf\"",
+        row.tracking_code
+    )) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    Ok(response)
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "applications.html")]
+struct ListPage {
+    t: &'static Texts,
+    lang: Lang,
+    here: String,
+    /// (id, code, service, state, due)
+    items: Vec<(Uuid, String, String, &'static str, Option<String>)>,
+}
+
+/// The citizen's applications.
+pub async fn list(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let here = "/akun/permohonan".to_owned();
+    let Some(session) = signed_in(&app, &headers, lang).await? else {
+        return Ok(Redirect::to("/masuk").into_response());
+    };
+    let rows = store::of_account(&app.db, session.account_id)
+        .await
+        .map_err(|e| PageError::internal(lang, &here, &e))?;
+    let catalog = app.catalog.get();
+    let items = rows
+        .iter()
+        .map(|r| {
+            (
+                r.id,
+                r.tracking_code.clone(),
+                catalog
+                    .service(r.service_id)
+                    .map(|s| s.name.clone())
+                    .unwrap_or_default(),
+                state_words(&r.state, lang),
+                r.due_on.as_deref().map(day_text),
+            )
+        })
+        .collect();
+    Ok(render(
+        ListPage {
+            t: lang.texts(),
+            lang,
+            here,
+            items,
+        },
+        StatusCode::OK,
+        None,
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Public tracking.
+
+#[derive(Template, WebTemplate)]
+#[template(path = "track.html")]
+struct TrackPage {
+    t: &'static Texts,
+    lang: Lang,
+    here: String,
+    typed: String,
+    error: Option<&'static str>,
+    found: Option<TrackView>,
+}
+
+struct TrackView {
+    code: String,
+    service: String,
+    tenant: String,
+    mpp: String,
+    state: &'static str,
+    received: Option<String>,
+    due: Option<String>,
+    standing: Option<(&'static str, &'static str)>,
+}
+
+#[derive(Deserialize)]
+pub struct TrackQuery {
+    #[serde(default)]
+    kode: Option<String>,
+}
+
+/// Status and due date by tracking code, without signing in and without personal data.
+pub async fn track(
+    State(app): State<AppState>,
+    lang: Lang,
+    query: Result<Query<TrackQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let here = "/lacak".to_owned();
+    let typed = query
+        .ok()
+        .and_then(|Query(q)| q.kode)
+        .unwrap_or_default()
+        .chars()
+        .take(40)
+        .collect::<String>();
+    let page = |error, found, status| {
+        render(
+            TrackPage {
+                t: lang.texts(),
+                lang,
+                here: here.clone(),
+                typed: typed.clone(),
+                error,
+                found,
+            },
+            status,
+            None,
+        )
+    };
+    if typed.trim().is_empty() {
+        return Ok(page(None, None, StatusCode::OK));
+    }
+    let Some(code) = rules::parse_tracking_code(&typed) else {
+        return Ok(page(
+            Some(lang.pick(
+                "Kode pelacakan berbentuk PMH-XXXX-XXXX-XXXX. Periksa lagi kodenya.",
+                "A tracking code looks like PMH-XXXX-XXXX-XXXX. Check the code again.",
+            )),
+            None,
+            StatusCode::BAD_REQUEST,
+        ));
+    };
+    let row = store::by_tracking_code(&app.db, &code)
+        .await
+        .map_err(|e| PageError::internal(lang, &here, &e))?
+        .filter(|r| r.state != "draft");
+    let catalog = app.catalog.get();
+    let Some((row, place)) = row.and_then(|r| place_of(&catalog, &r).map(|p| (r.clone(), p)))
+    else {
+        return Ok(page(
+            Some(lang.pick(
+                "Tidak ada permohonan dengan kode itu.",
+                "No application has that code.",
+            )),
+            None,
+            StatusCode::NOT_FOUND,
+        ));
+    };
+    let events = store::history(&app.db, row.id)
+        .await
+        .map_err(|e| PageError::internal(lang, &here, &e))?;
+    let found = TrackView {
+        code: row.tracking_code.clone(),
+        service: place.service.name.clone(),
+        tenant: place.tenant.name.clone(),
+        mpp: place.mpp.name.clone(),
+        state: state_words(&row.state, lang),
+        received: events
+            .iter()
+            .find(|e| e.action == "submit")
+            .map(|e| day_text(&e.day)),
+        due: row.due_on.as_deref().map(day_text),
+        standing: standing_of(&app, &catalog, &place, &row).map(|s| standing_words(s, lang)),
+    };
+    Ok(page(None, Some(found), StatusCode::OK))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The back office.
+
+/// The tenant, if this staff member may work its applications; checked before anything of the
+/// tenant's applications is read.
+fn office_tenant<'c>(
+    catalog: &'c Catalog,
+    staff: &super::staff::Staff,
+    lang: Lang,
+    here: &str,
+    tenant: &str,
+) -> Result<(&'c Tenant, &'c Mpp), PageError> {
+    let tenant = Uuid::parse_str(tenant)
+        .ok()
+        .and_then(|t| catalog.tenant_by_id(t))
+        .ok_or_else(|| PageError::not_found(lang, here))?;
+    let mpp = &catalog.mpps[tenant.mpp];
+    if !staff.may(
+        Action::ProcessApplications,
+        &catalog.place(mpp, Some(tenant)),
+    ) {
+        return Err(PageError::status(
+            lang,
+            StatusCode::FORBIDDEN,
+            "Anda tidak berwenang memproses permohonan UPP ini.",
+            "You may not process this UPP's applications.",
+        ));
+    }
+    Ok((tenant, mpp))
+}
+
+struct InboxItem {
+    id: Uuid,
+    code: String,
+    service: String,
+    state: &'static str,
+    received: String,
+    due: Option<String>,
+    standing: Option<(&'static str, &'static str)>,
+    mine: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "inbox.html")]
+struct InboxPage {
+    t: &'static Texts,
+    lang: Lang,
+    here: String,
+    tenant_id: Uuid,
+    tenant: String,
+    mpp: String,
+    filter: String,
+    filters: Vec<(&'static str, &'static str)>,
+    items: Vec<InboxItem>,
+    late: usize,
+    soon: usize,
+}
+
+#[derive(Deserialize)]
+pub struct InboxQuery {
+    #[serde(default)]
+    status: Option<String>,
+}
+
+/// A UPP's inbox: applications with their due dates, the earliest first, late ones flagged.
+pub async fn inbox(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    query: Result<Query<InboxQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let here = format!("/staf/permohonan/{tenant}");
+    let staff = staff_or_return!(app, headers, lang);
+    let catalog = app.catalog.get();
+    let (t, m) = office_tenant(&catalog, &staff, lang, &here, &tenant)?;
+    let filter = query
+        .ok()
+        .and_then(|Query(q)| q.status)
+        .filter(|s| ApplicationState::parse(s).is_some_and(|s| s != ApplicationState::Draft))
+        .unwrap_or_default();
+    let rows = store::inbox(
+        &app.db,
+        t.id,
+        (!filter.is_empty()).then_some(filter.as_str()),
+    )
+    .await
+    .map_err(|e| PageError::internal(lang, &here, &e))?;
+    let items: Vec<InboxItem> = rows
+        .iter()
+        .filter_map(|r| {
+            let place = place_of(&catalog, r)?;
+            Some(InboxItem {
+                id: r.id,
+                code: r.tracking_code.clone(),
+                service: place.service.name.clone(),
+                state: state_words(&r.state, lang),
+                received: day_text(&r.created_at.chars().take(10).collect::<String>()),
+                due: r.due_on.as_deref().map(day_text),
+                standing: standing_of(&app, &catalog, &place, r).map(|s| standing_words(s, lang)),
+                mine: r.assignee_id == Some(staff.account_id),
+            })
+        })
+        .collect();
+    let late = items
+        .iter()
+        .filter(|i| i.standing.is_some_and(|(k, _)| k == "late"))
+        .count();
+    let soon = items
+        .iter()
+        .filter(|i| i.standing.is_some_and(|(k, _)| k == "soon"))
+        .count();
+    let filters = [
+        "submitted",
+        "in_review",
+        "needs_revision",
+        "approved",
+        "ready",
+        "collected",
+        "rejected",
+        "withdrawn",
+    ]
+    .into_iter()
+    .map(|s| (s, state_words(s, lang)))
+    .collect();
+    Ok(render(
+        InboxPage {
+            t: lang.texts(),
+            lang,
+            here,
+            tenant_id: t.id,
+            tenant: t.name.clone(),
+            mpp: m.name.clone(),
+            filter,
+            filters,
+            items,
+            late,
+            soon,
+        },
+        StatusCode::OK,
+        None,
+    ))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "inbox_item.html")]
+struct OfficePage<'a> {
+    t: &'static Texts,
+    lang: Lang,
+    here: String,
+    csrf: &'a str,
+    tenant_id: Uuid,
+    id: Uuid,
+    code: String,
+    service: String,
+    state: &'static str,
+    due: Option<String>,
+    standing: Option<(&'static str, &'static str)>,
+    /// (label, value)
+    answers: Vec<(String, String)>,
+    documents: Vec<(String, DocView)>,
+    outputs: Vec<DocView>,
+    events: Vec<EventView>,
+    /// The actions the state allows: (action, label, needs a note).
+    actions: Vec<(&'static str, &'static str, bool)>,
+    needs_note: bool,
+    attach: bool,
+    error: Option<String>,
+}
+
+async fn office_application(
+    app: &AppState,
+    lang: Lang,
+    here: &str,
+    tenant: &Tenant,
+    id: &str,
+) -> Result<ApplicationRow, PageError> {
+    let id = Uuid::parse_str(id).map_err(|_| PageError::not_found(lang, here))?;
+    store::application(&app.db, id)
+        .await
+        .map_err(|e| PageError::internal(lang, here, &e))?
+        .filter(|a| a.tenant_id == tenant.id && a.state != "draft")
+        .ok_or_else(|| PageError::not_found(lang, here))
+}
+
+fn office_action_label(action: ApplicationAction, lang: Lang) -> &'static str {
+    match action {
+        ApplicationAction::Take => lang.pick("Ambil dan periksa", "Take and check"),
+        ApplicationAction::Release => lang.pick("Kembalikan ke antrean", "Put back in the queue"),
+        ApplicationAction::RequestRevision => lang.pick("Minta perbaikan", "Ask for a fix"),
+        ApplicationAction::Approve => lang.pick("Setujui", "Approve"),
+        ApplicationAction::Reject => lang.pick("Tolak", "Reject"),
+        ApplicationAction::MarkCollected => lang.pick("Tandai sudah diambil", "Mark as collected"),
+        _ => "",
+    }
+}
+
+async fn office_page(
+    app: &AppState,
+    lang: Lang,
+    headers: &HeaderMap,
+    tenant: &Tenant,
+    row: &ApplicationRow,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let here = format!("/staf/permohonan/{}/{}", tenant.id, row.id);
+    let catalog = app.catalog.get();
+    let place = place_of(&catalog, row).ok_or_else(|| PageError::not_found(lang, &here))?;
+    let def = form_of(app, row.service_id)
+        .await?
+        .map(|(f, _)| f)
+        .unwrap_or_default();
+    let answers = open_answers(app, row);
+    let docs = store::documents(&app.db, row.id)
+        .await
+        .map_err(|e| PageError::internal(lang, &here, &e))?;
+    let state = ApplicationState::parse(&row.state).unwrap_or(ApplicationState::Draft);
+    let actions = [
+        ApplicationAction::Take,
+        ApplicationAction::Approve,
+        ApplicationAction::RequestRevision,
+        ApplicationAction::Reject,
+        ApplicationAction::Release,
+        ApplicationAction::MarkCollected,
+    ]
+    .into_iter()
+    .filter(|a| state.apply(*a).is_ok())
+    .map(|a| (a.as_str(), office_action_label(a, lang), a.needs_note()))
+    .collect::<Vec<_>>();
+    let needs_note = actions.iter().any(|a| a.2);
+    let (token, fresh) = csrf(headers)?;
+    let page = OfficePage {
+        t: lang.texts(),
+        lang,
+        here,
+        csrf: &token,
+        tenant_id: tenant.id,
+        id: row.id,
+        code: row.tracking_code.clone(),
+        service: place.service.name.clone(),
+        state: state_words(&row.state, lang),
+        due: row.due_on.as_deref().map(day_text),
+        standing: standing_of(app, &catalog, &place, row).map(|s| standing_words(s, lang)),
+        answers: def
+            .fields
+            .iter()
+            .filter(|f| !matches!(f.kind, FieldKind::Document { .. }))
+            .map(|f| {
+                (
+                    lang.pick(&f.label_id, &f.label_en).to_owned(),
+                    answers.get(&f.key).cloned().unwrap_or_default(),
+                )
+            })
+            .collect(),
+        documents: docs
+            .iter()
+            .filter(|d| d.kind == "input")
+            .map(|d| {
+                let label = def
+                    .fields
+                    .iter()
+                    .find(|f| f.key == d.field_key)
+                    .map(|f| lang.pick(&f.label_id, &f.label_en).to_owned())
+                    .unwrap_or_else(|| d.field_key.clone());
+                (label, doc_view(app, d))
+            })
+            .collect(),
+        outputs: docs
+            .iter()
+            .filter(|d| d.kind == "output")
+            .map(|d| doc_view(app, d))
+            .collect(),
+        events: timeline(app, row, lang).await?,
+        actions,
+        needs_note,
+        attach: state.apply(ApplicationAction::AttachOutput).is_ok(),
+        error,
+    };
+    Ok(render(page, status, fresh.then_some((app, token.as_str()))))
+}
+
+pub async fn office_item(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    Path((tenant, id)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let here = format!("/staf/permohonan/{tenant}/{id}");
+    let staff = staff_or_return!(app, headers, lang);
+    let catalog = app.catalog.get();
+    let (t, _) = office_tenant(&catalog, &staff, lang, &here, &tenant)?;
+    let row = office_application(&app, lang, &here, t, &id).await?;
+    office_page(&app, lang, &headers, t, &row, None, StatusCode::OK).await
+}
+
+#[derive(Deserialize)]
+pub struct OfficeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    aksi: String,
+    #[serde(default)]
+    catatan: String,
+}
+
+csrf_forms!(OfficeForm);
+
+/// One officer's step on an application.
+pub async fn office_step(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    Path((tenant, id)): Path<(String, String)>,
+    form: Result<Form<OfficeForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let here = format!("/staf/permohonan/{tenant}/{id}");
+    let staff = staff_or_return!(app, headers, lang);
+    let catalog = app.catalog.get();
+    let (t, _) = office_tenant(&catalog, &staff, lang, &here, &tenant)?;
+    let form = checked_form(form, &headers, lang, &here)?;
+    let row = office_application(&app, lang, &here, t, &id).await?;
+    let action = ApplicationAction::parse(&form.aksi)
+        .filter(|a| a.actor() == rules::Actor::Officer && *a != ApplicationAction::AttachOutput)
+        .ok_or_else(|| {
+            PageError::bad_request(lang, &here, "Langkah tidak dikenal.", "Unknown step.")
+        })?;
+    let note: String = form.catatan.trim().chars().take(2000).collect();
+    if action.needs_note() && note.is_empty() {
+        let message = lang
+            .pick(
+                "Tulis untuk pemohon apa yang perlu diperbaiki atau alasan penolakan.",
+                "Write for the applicant what to fix, or the reason for rejecting.",
+            )
+            .to_owned();
+        return office_page(
+            &app,
+            lang,
+            &headers,
+            t,
+            &row,
+            Some(message),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    let place = place_of(&catalog, &row).ok_or_else(|| PageError::not_found(lang, &here))?;
+    let actor = staff.actor();
+    match take_step(
+        &app,
+        &catalog,
+        &place,
+        &row,
+        action,
+        &actor,
+        None,
+        Some(staff.account_id),
+        (!note.is_empty()).then_some(note.as_str()),
+        None,
+    )
+    .await?
+    {
+        Ok(_) => Ok(Redirect::to(&here).into_response()),
+        Err(e) => Err(step_refusal(lang, &here, e)),
+    }
+}
+
+/// Attaches the output document (a PDF, JPEG or PNG of at most 10 MB): the application is
+/// then ready and the citizen is told.
+pub async fn office_attach(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    Path((tenant, id)): Path<(String, String)>,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<Response, PageError> {
+    let here = format!("/staf/permohonan/{tenant}/{id}");
+    let staff = staff_or_return!(app, headers, lang);
+    let catalog = app.catalog.get();
+    let (t, _) = office_tenant(&catalog, &staff, lang, &here, &tenant)?;
+    let multipart =
+        multipart.map_err(|_| upload_unreadable(lang, &here, UploadProblem::Unreadable))?;
+    let upload = read_upload(multipart, crate::domain::form::MAX_DOCUMENT_BYTES)
+        .await
+        .map_err(|p| upload_unreadable(lang, &here, p))?;
+    check_csrf(
+        &headers,
+        upload.fields.get("csrf").map_or("", String::as_str),
+        lang,
+    )?;
+    let row = office_application(&app, lang, &here, t, &id).await?;
+    let (name, bytes) = upload.file.unwrap_or_default();
+    let stored = store_file(
+        &app,
+        lang,
+        &here,
+        &name,
+        &bytes,
+        &[DocumentType::Pdf, DocumentType::Jpeg, DocumentType::Png],
+        crate::domain::form::MAX_DOCUMENT_BYTES,
+    )
+    .await?;
+    let (address, content_type, size, name_sealed) = match stored {
+        Ok(s) => s,
+        Err((status, message)) => {
+            return office_page(&app, lang, &headers, t, &row, Some(message), status).await;
+        }
+    };
+    let place = place_of(&catalog, &row).ok_or_else(|| PageError::not_found(lang, &here))?;
+    let actor = staff.actor();
+    match take_step(
+        &app,
+        &catalog,
+        &place,
+        &row,
+        ApplicationAction::AttachOutput,
+        &actor,
+        None,
+        None,
+        None,
+        Some(NewDocument {
+            field_key: "output",
+            kind: "output",
+            sha256: &address,
+            content_type,
+            size_bytes: size,
+            name_sealed: &name_sealed,
+            uploaded_by: &actor,
+        }),
+    )
+    .await?
+    {
+        Ok(_) => Ok(Redirect::to(&here).into_response()),
+        Err(e) => Err(step_refusal(lang, &here, e)),
+    }
+}
+
+/// A document of an application of the staff member's tenant.
+pub async fn office_download(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    Path((tenant, id, doc)): Path<(String, String, String)>,
+) -> Result<Response, PageError> {
+    let here = format!("/staf/permohonan/{tenant}/{id}");
+    let staff = staff_or_return!(app, headers, lang);
+    let catalog = app.catalog.get();
+    let (t, _) = office_tenant(&catalog, &staff, lang, &here, &tenant)?;
+    let row = office_application(&app, lang, &here, t, &id).await?;
+    let doc = document_of(&app, lang, &here, &row, &doc).await?;
+    send_document(&app, lang, &here, &doc).await
+}

@@ -1,0 +1,405 @@
+//! A citizen applies online and an officer works the application, through the server's pages,
+//! on both engines: drafts, uploads judged by content, submission, receipt, public tracking,
+//! revision, approval, output and its download; and the refusals on the way.
+
+use crate::accounts::signed_in;
+use crate::both_engines;
+use crate::staff::staff_signed_in;
+use crate::support::{Engine, TestApp};
+
+both_engines!(a_citizen_applies_and_an_officer_decides);
+
+/// The smallest PNG header `infer` recognises, and a little more.
+pub(crate) fn png() -> Vec<u8> {
+    let mut b = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
+    b.extend_from_slice(&[0, 0, 0, 0x0D, b'I', b'H', b'D', b'R']);
+    b.extend_from_slice(&[0u8; 64]);
+    b
+}
+
+pub(crate) fn pdf(text: &str) -> Vec<u8> {
+    format!("%PDF-1.4\n% {text}\n%%EOF\n").into_bytes()
+}
+
+/// The id of a Kota Batu service by its slug.
+pub(crate) async fn service_id(app: &TestApp, q: &str, slug: &str) -> String {
+    let (_, found) = app
+        .get_json(&format!("/api/v1/services?q={q}&mpp=among-warga-kota-batu"))
+        .await;
+    found["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|s| s["slug"] == slug)
+        .unwrap_or_else(|| panic!("{slug} in {found}"))["id"]
+        .as_str()
+        .expect("id")
+        .to_owned()
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let at = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("{name} in {html}"))
+        + marker.len();
+    html[at..at + html[at..].find('"').expect("end")].to_owned()
+}
+
+fn between<'h>(html: &'h str, start: &str, end: &str) -> &'h str {
+    let at = html
+        .find(start)
+        .unwrap_or_else(|| panic!("{start} in {html}"))
+        + start.len();
+    &html[at..at + html[at..].find(end).expect("end")]
+}
+
+async fn a_citizen_applies_and_an_officer_decides(engine: Engine) {
+    let settings = mpp::http::Settings {
+        sign_in_burst: 1000,
+        ..crate::support::test_settings()
+    };
+    let Some(app) = TestApp::demo_with(engine, settings).await else {
+        return;
+    };
+    let service = service_id(&app, "akta+kelahiran", "penerbitan-akta-kelahiran").await;
+    let (_, page) = app.get_text(&format!("/layanan/{service}")).await;
+    assert!(
+        page.contains(&format!("/layanan/{service}/ajukan")),
+        "{page}"
+    );
+
+    let mut citizen = signed_in(&app, "ibu.ani@contoh.id", "ibu.ani@contoh.id").await;
+    let (status, start, _) = citizen.get(&format!("/layanan/{service}/ajukan")).await;
+    assert_eq!(status, 200);
+    assert!(
+        start.contains("Surat keterangan kelahiran"),
+        "the requirements are listed: {start}"
+    );
+    let csrf = citizen.csrf();
+    let key = hidden(&start, "key");
+    let (status, _, location) = citizen
+        .post(
+            &format!("/layanan/{service}/ajukan"),
+            &[("csrf", &csrf), ("key", &key)],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let here = location.expect("location");
+    assert!(here.starts_with("/akun/permohonan/"), "{here}");
+    // A retried start with the same key opens the same draft.
+    let (_, _, again) = citizen
+        .post(
+            &format!("/layanan/{service}/ajukan"),
+            &[("csrf", &csrf), ("key", &key)],
+        )
+        .await;
+    assert_eq!(again.as_deref(), Some(here.as_str()));
+    assert_eq!(app.count("SELECT COUNT(*) FROM applications").await, 1);
+
+    // Someone else's application does not exist for them.
+    let mut stranger = signed_in(&app, "orang.lain@contoh.id", "orang.lain@contoh.id").await;
+    assert_eq!(stranger.get(&here).await.0, 404);
+    let stranger_csrf = stranger.csrf();
+    assert_eq!(
+        stranger
+            .post(&here, &[("csrf", &stranger_csrf), ("nama_anak", "X")])
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        stranger
+            .post_file(
+                &format!("{here}/dokumen"),
+                &[("csrf", &stranger_csrf), ("field", "kartu_keluarga")],
+                "kk.pdf",
+                pdf("kk")
+            )
+            .await
+            .0,
+        404
+    );
+
+    // A draft is saved half-done; sending it then names each missing field.
+    let (status, _, location) = citizen
+        .post(
+            &here,
+            &[
+                ("csrf", &csrf),
+                ("nama_anak", "Bima Putra"),
+                ("aksi", "simpan"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, location),
+        (303, Some(format!("{here}?pesan=tersimpan")))
+    );
+    let (status, refused, _) = citizen
+        .post(
+            &here,
+            &[
+                ("csrf", &csrf),
+                ("nama_anak", "Bima Putra"),
+                ("nik_ibu", "3579015501950004"),
+                ("aksi", "kirim"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(refused.contains("Isian ini wajib diisi."), "{refused}");
+    assert!(refused.contains("Unggah dokumen ini."), "{refused}");
+    assert!(refused.contains("value=\"Bima Putra\""), "answers are kept");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM applications WHERE state = 'draft'")
+            .await,
+        1
+    );
+
+    // Uploads: judged by content, not by name; within the field's limit.
+    let upload = format!("{here}/dokumen");
+    let (status, body, _) = citizen
+        .post_file(
+            &upload,
+            &[("csrf", &csrf), ("field", "kartu_keluarga")],
+            "kk.pdf",
+            b"<html>bukan pdf</html>".to_vec(),
+        )
+        .await;
+    assert_eq!(status, 415, "{body}");
+    assert!(
+        body.contains("nama berkas tidak menentukan jenisnya"),
+        "{body}"
+    );
+    let (status, body, _) = citizen
+        .post_file(
+            &upload,
+            &[("csrf", &csrf), ("field", "kartu_keluarga")],
+            "kk.pdf",
+            {
+                let mut big = pdf("besar");
+                big.resize(5 * 1024 * 1024 + 1, b' ');
+                big
+            },
+        )
+        .await;
+    assert_eq!(status, 413, "{body}");
+    let (status, _, _) = citizen
+        .post_file(
+            &upload,
+            &[("csrf", "palsu"), ("field", "kartu_keluarga")],
+            "kk.pdf",
+            pdf("kk"),
+        )
+        .await;
+    assert_eq!(status, 403, "a forged CSRF token is refused");
+    assert_eq!(app.count("SELECT COUNT(*) FROM documents").await, 0);
+    for (field, name, bytes) in [
+        ("surat_kelahiran", "surat lahir.png", png()),
+        ("kartu_keluarga", "kk.pdf", pdf("kartu keluarga")),
+    ] {
+        let (status, _, location) = citizen
+            .post_file(&upload, &[("csrf", &csrf), ("field", field)], name, bytes)
+            .await;
+        assert_eq!(status, 303, "{field}");
+        assert!(location.expect("location").contains("terunggah"));
+    }
+    let (_, page, _) = citizen.get(&here).await;
+    assert!(page.contains("surat lahir.png"), "{page}");
+
+    // Complete: it is sent once.
+    let answers = [
+        ("csrf", csrf.as_str()),
+        ("nama_anak", "Bima Putra"),
+        ("tanggal_lahir", "2026-11-20"),
+        ("tempat_lahir", "Kota Batu"),
+        ("jenis_kelamin", "l"),
+        ("nik_ibu", "3579015501950003"),
+        ("orang_tua_menikah", "tidak"),
+        ("aksi", "kirim"),
+    ];
+    let (status, _, location) = citizen.post(&here, &answers).await;
+    assert_eq!(
+        (status, location),
+        (303, Some(format!("{here}?pesan=terkirim")))
+    );
+    let (status, twice, _) = citizen.post(&here, &answers).await;
+    assert_eq!(status, 409, "{twice}");
+    let (_, page, _) = citizen.get(&here).await;
+    let code = between(&page, "<strong id=\"kode\">", "<").to_owned();
+    assert!(code.starts_with("PMH-"), "{code}");
+    assert!(page.contains("Diterima, menunggu diperiksa"));
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM applications WHERE state = 'submitted' AND due_on IS NOT NULL"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM outbox WHERE subject LIKE 'Permohonan diterima%'")
+            .await,
+        1,
+        "the citizen is told"
+    );
+    // The receipt is a PDF.
+    let receipt = app
+        .http
+        .get(app.url(&format!("{here}/tanda-terima")))
+        .header("cookie", citizen.cookie_header())
+        .send()
+        .await
+        .expect("receipt");
+    assert_eq!(receipt.status(), 200);
+    assert_eq!(receipt.headers()["content-type"], "application/pdf");
+    let receipt = receipt.bytes().await.expect("bytes");
+    assert!(receipt.starts_with(b"%PDF-"));
+    assert!(String::from_utf8_lossy(&receipt).contains(&code));
+
+    // Public tracking: status without personal data; codes checked.
+    let (status, tracked) = app
+        .get_text(&format!(
+            "/lacak?kode={}",
+            code.to_lowercase().replace('-', " ")
+        ))
+        .await;
+    assert_eq!(status, 200, "{tracked}");
+    assert!(tracked.contains("Diterima, menunggu diperiksa"));
+    assert!(!tracked.contains("Bima") && !tracked.contains("3579015501950003"));
+    assert_eq!(app.get_text("/lacak?kode=PMH-0000-0000-0000").await.0, 404);
+    assert_eq!(app.get_text("/lacak?kode=abc").await.0, 400);
+
+    // The back office: another UPP's officer may not look.
+    let tenant = sqlx_tenant_of(&app).await;
+    let mut polres = staff_signed_in(&app, "petugas.polres@demo.mpp.id").await;
+    assert_eq!(
+        polres.get(&format!("/staf/permohonan/{tenant}")).await.0,
+        403
+    );
+    let mut officer = staff_signed_in(&app, "petugas.dukcapil@demo.mpp.id").await;
+    let (status, inbox, _) = officer.get(&format!("/staf/permohonan/{tenant}")).await;
+    assert_eq!(status, 200);
+    assert!(inbox.contains(&code), "{inbox}");
+    let id = here.trim_start_matches("/akun/permohonan/");
+    let item = format!("/staf/permohonan/{tenant}/{id}");
+    let (status, page, _) = officer.get(&item).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Bima Putra"), "the officer reads the answers");
+    let ocsrf = officer.csrf();
+    assert_eq!(
+        officer
+            .post(&item, &[("csrf", &ocsrf), ("aksi", "take")])
+            .await
+            .0,
+        303
+    );
+    let (status, page, _) = officer
+        .post(&item, &[("csrf", &ocsrf), ("aksi", "request_revision")])
+        .await;
+    assert_eq!(status, 422, "a revision needs a note: {page}");
+    assert_eq!(
+        officer
+            .post(
+                &item,
+                &[
+                    ("csrf", &ocsrf),
+                    ("aksi", "request_revision"),
+                    (
+                        "catatan",
+                        "Kartu Keluarga buram; unggah pindaian yang jelas."
+                    ),
+                ],
+            )
+            .await
+            .0,
+        303
+    );
+    // The citizen sees what to fix, replaces the document and sends again.
+    let (_, page, _) = citizen.get(&here).await;
+    assert!(page.contains("Kartu Keluarga buram"), "{page}");
+    let (status, _, _) = citizen
+        .post_file(
+            &upload,
+            &[("csrf", &csrf), ("field", "kartu_keluarga")],
+            "kk-jelas.pdf",
+            pdf("kartu keluarga yang jelas"),
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (status, _, _) = citizen.post(&here, &answers).await;
+    assert_eq!(status, 303);
+    for action in ["take", "approve"] {
+        assert_eq!(
+            officer
+                .post(&item, &[("csrf", &ocsrf), ("aksi", action)])
+                .await
+                .0,
+            303,
+            "{action}"
+        );
+    }
+    // An officer cannot skip the output by a made-up step.
+    assert_eq!(
+        officer
+            .post(&item, &[("csrf", &ocsrf), ("aksi", "attach_output")])
+            .await
+            .0,
+        400
+    );
+    let output = pdf("Akta kelahiran Bima Putra");
+    let (status, _, _) = officer
+        .post_file(
+            &format!("{item}/hasil"),
+            &[("csrf", &ocsrf)],
+            "akta-kelahiran.pdf",
+            output.clone(),
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (_, page, _) = citizen.get(&here).await;
+    assert!(page.contains("Hasil siap"), "{page}");
+    let link = format!(
+        "{here}/dokumen/{}",
+        between(&page, &format!("{here}/dokumen/"), "\"")
+    );
+    let downloaded = app
+        .http
+        .get(app.url(&link))
+        .header("cookie", citizen.cookie_header())
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(downloaded.status(), 200);
+    assert_eq!(downloaded.bytes().await.expect("bytes").to_vec(), output);
+    assert_eq!(stranger.get(&link).await.0, 404, "not someone else's");
+    let (_, page, _) = citizen.get(&here).await;
+    assert!(page.contains("Selesai"), "downloading collects it: {page}");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action LIKE 'application.%'")
+            .await,
+        8,
+        "submit, take, revision, resubmit, take, approve, output, collected"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM documents WHERE replaced_at IS NULL")
+            .await,
+        3
+    );
+}
+
+async fn sqlx_tenant_of(app: &TestApp) -> uuid::Uuid {
+    match app.db() {
+        mpp::storage::Db::Sqlite(pool) => {
+            sqlx::query_scalar("SELECT tenant_id FROM applications")
+                .fetch_one(pool)
+                .await
+        }
+        mpp::storage::Db::Postgres(pool) => {
+            sqlx::query_scalar("SELECT tenant_id FROM applications")
+                .fetch_one(pool)
+                .await
+        }
+    }
+    .expect("tenant")
+}
