@@ -784,3 +784,257 @@ async fn booked_citizen_checks_in_is_called_on_the_board_and_served(engine: Engi
     assert!(main_text(c).await.contains("Selesai"));
     browser.close().await;
 }
+
+both_engines!(citizen_applies_officer_asks_a_fix_approves_and_the_citizen_downloads);
+
+/// Signs a citizen up in the browser with a code from the development outbox.
+async fn citizen_sign_in(c: &Client, app: &TestApp, email: &str) {
+    c.goto(&app.url("/masuk")).await.expect("sign-in");
+    fill(c, "input#identifier", email).await;
+    submit(c, "form[action='/masuk']").await;
+    c.wait()
+        .for_element(Locator::Css("input#code"))
+        .await
+        .expect("code page");
+    let mut code = String::new();
+    for _ in 0..50 {
+        let (_, html) = app.get_text("/dev/outbox").await;
+        if let Some(at) = html.find(email) {
+            if let Some(k) = html[at..].find("Kode masuk MPP Digital Anda: ") {
+                let start = at + k + "Kode masuk MPP Digital Anda: ".len();
+                code = html[start..start + 6].to_owned();
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(code.len(), 6, "a code reached the outbox");
+    fill(c, "input#code", &code).await;
+    submit(c, "form[action='/masuk/kode']").await;
+    c.wait()
+        .for_element(Locator::Css("form[action='/keluar']"))
+        .await
+        .expect("signed in");
+}
+
+/// Chooses a file for the upload form of document field `key` and sends it.
+async fn upload(c: &Client, key: &str, path: &std::path::Path) {
+    c.find(Locator::Css(&format!("input#berkas-{key}")))
+        .await
+        .expect("file input")
+        .send_keys(path.to_str().expect("path"))
+        .await
+        .expect("choose file");
+    submit(c, &format!("form#isian-{key}")).await;
+    c.wait()
+        .for_element(Locator::Css("p.notice"))
+        .await
+        .expect("saved");
+}
+
+async fn click_button(c: &Client, text: &str) {
+    c.find(Locator::XPath(&format!(
+        "//button[normalize-space()='{text}']"
+    )))
+    .await
+    .unwrap_or_else(|_| panic!("button {text}"))
+    .click()
+    .await
+    .expect("click");
+}
+
+async fn text_of(c: &Client, css: &str) -> String {
+    c.find(Locator::Css(css))
+        .await
+        .expect(css)
+        .text()
+        .await
+        .expect("text")
+}
+
+/// The applications journey in two browsers: a citizen applies for a Disdukcapil birth
+/// certificate with two documents, the officer asks for a fix, the citizen fixes and resends,
+/// the officer approves and attaches the output, and the citizen downloads it.
+async fn citizen_applies_officer_asks_a_fix_approves_and_the_citizen_downloads(engine: Engine) {
+    let axe = axe_source();
+    let Some(app) = TestApp::demo(engine).await else {
+        return;
+    };
+    let Some(citizen) = Browser::start().await else {
+        return;
+    };
+    let Some(officer) = Browser::start().await else {
+        return;
+    };
+    let files = tempfile::tempdir().expect("files");
+    let write = |name: &str, bytes: &[u8]| {
+        let path = files.path().join(name);
+        std::fs::write(&path, bytes).expect("file");
+        path
+    };
+    let birth = write("surat-lahir.png", &crate::applying::png());
+    let family = write("kk.pdf", &crate::applying::pdf("kartu keluarga"));
+    let family_clear = write(
+        "kk-jelas.pdf",
+        &crate::applying::pdf("kartu keluarga jelas"),
+    );
+    let output = write("akta.pdf", &crate::applying::pdf("akta kelahiran"));
+
+    let c = &citizen.client;
+    citizen_sign_in(c, &app, "ibu.budi@contoh.id").await;
+    let service =
+        crate::applying::service_id(&app, "akta+kelahiran", "penerbitan-akta-kelahiran").await;
+    c.goto(&app.url(&format!("/layanan/{service}")))
+        .await
+        .expect("service page");
+    c.find(Locator::LinkText("Ajukan permohonan daring"))
+        .await
+        .expect("apply link")
+        .click()
+        .await
+        .expect("click");
+    click_button(c, "Mulai mengisi").await;
+    c.wait()
+        .for_element(Locator::Css("form#isian-surat_kelahiran"))
+        .await
+        .expect("the application page");
+    upload(c, "surat_kelahiran", &birth).await;
+    upload(c, "kartu_keluarga", &family).await;
+    fill(c, "input#isian-nama_anak", "Budi Kecil").await;
+    fill(c, "input#isian-tempat_lahir", "Kota Batu").await;
+    // A date input takes the digits in the browser's order; the value is what is sent.
+    c.execute(
+        "document.getElementById('isian-tanggal_lahir').value = '2026-11-21';",
+        vec![],
+    )
+    .await
+    .expect("date");
+    c.find(Locator::Css("input#jenis_kelamin-p"))
+        .await
+        .expect("radio")
+        .click()
+        .await
+        .expect("choose");
+    fill(c, "input#isian-nik_ibu", "3579015501950003").await;
+    c.find(Locator::Css("input#orang_tua_menikah-tidak"))
+        .await
+        .expect("radio")
+        .click()
+        .await
+        .expect("choose");
+    if let Some(axe) = &axe {
+        let violations = axe_violations(c, axe).await;
+        assert!(violations.is_empty(), "application form: {violations:#?}");
+    }
+    click_button(c, "Kirim permohonan").await;
+    c.wait()
+        .for_element(Locator::Css("p.notice"))
+        .await
+        .expect("sent");
+    let code = text_of(c, "#kode").await;
+    assert!(code.starts_with("PMH-"), "{code}");
+    assert_eq!(text_of(c, "#status").await, "Diterima, menunggu diperiksa");
+    let application_url = c.current_url().await.expect("url").to_string();
+
+    // The officer takes it from the inbox and asks for a clearer family card.
+    let o = &officer.client;
+    staff_sign_in(o, &app, "petugas.dukcapil@demo.mpp.id").await;
+    o.find(Locator::LinkText("Kotak masuk permohonan"))
+        .await
+        .expect("inbox link")
+        .click()
+        .await
+        .expect("open");
+    o.find(Locator::LinkText(&code))
+        .await
+        .expect("the application in the inbox")
+        .click()
+        .await
+        .expect("open");
+    if let Some(axe) = &axe {
+        let violations = axe_violations(o, axe).await;
+        assert!(violations.is_empty(), "inbox item: {violations:#?}");
+    }
+    click_button(o, "Ambil dan periksa").await;
+    o.wait()
+        .for_element(Locator::Css("textarea#catatan"))
+        .await
+        .expect("checking");
+    fill(o, "textarea#catatan", "Pindaian Kartu Keluarga buram.").await;
+    click_button(o, "Minta perbaikan").await;
+    o.wait()
+        .for_element(Locator::XPath(
+            "//dd[@id='status' and contains(., 'Perlu diperbaiki')]",
+        ))
+        .await
+        .expect("sent back");
+
+    // The citizen sees what to fix, replaces the card and sends again.
+    c.goto(&application_url).await.expect("reload");
+    assert!(
+        main_text(c)
+            .await
+            .contains("Pindaian Kartu Keluarga buram.")
+    );
+    upload(c, "kartu_keluarga", &family_clear).await;
+    click_button(c, "Kirim perbaikan").await;
+    c.wait()
+        .for_element(Locator::Css("p.notice"))
+        .await
+        .expect("resent");
+
+    // The officer approves and attaches the output.
+    let item = o.current_url().await.expect("url").to_string();
+    o.goto(&item).await.expect("reload");
+    click_button(o, "Ambil dan periksa").await;
+    o.wait()
+        .for_element(Locator::XPath("//button[normalize-space()='Setujui']"))
+        .await
+        .expect("checking again");
+    click_button(o, "Setujui").await;
+    o.wait()
+        .for_element(Locator::Css("input#berkas"))
+        .await
+        .expect("the output form");
+    o.find(Locator::Css("input#berkas"))
+        .await
+        .expect("file input")
+        .send_keys(output.to_str().expect("path"))
+        .await
+        .expect("choose");
+    click_button(o, "Lampirkan dan beri tahu pemohon").await;
+    o.wait()
+        .for_element(Locator::XPath(
+            "//dd[@id='status' and contains(., 'Hasil siap')]",
+        ))
+        .await
+        .expect("ready");
+
+    // The citizen downloads the output with their own session.
+    c.goto(&application_url).await.expect("reload");
+    let link = c
+        .find(Locator::Css("section[aria-labelledby=output-heading] a"))
+        .await
+        .expect("output link")
+        .attr("href")
+        .await
+        .expect("href")
+        .expect("href");
+    let session = c.get_named_cookie("sesi").await.expect("session cookie");
+    let downloaded = app
+        .http
+        .get(app.url(&link))
+        .header("cookie", format!("sesi={}", session.value()))
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(downloaded.status(), 200);
+    assert_eq!(
+        downloaded.bytes().await.expect("bytes").to_vec(),
+        crate::applying::pdf("akta kelahiran")
+    );
+    c.goto(&application_url).await.expect("reload");
+    assert_eq!(text_of(c, "#status").await, "Selesai");
+    citizen.close().await;
+    officer.close().await;
+}
