@@ -799,12 +799,12 @@ async fn citizen_sign_in(c: &Client, app: &TestApp, email: &str) {
     let mut code = String::new();
     for _ in 0..50 {
         let (_, html) = app.get_text("/dev/outbox").await;
-        if let Some(at) = html.find(email) {
-            if let Some(k) = html[at..].find("Kode masuk MPP Digital Anda: ") {
-                let start = at + k + "Kode masuk MPP Digital Anda: ".len();
-                code = html[start..start + 6].to_owned();
-                break;
-            }
+        if let Some(at) = html.find(email)
+            && let Some(k) = html[at..].find("Kode masuk MPP Digital Anda: ")
+        {
+            let start = at + k + "Kode masuk MPP Digital Anda: ".len();
+            code = html[start..start + 6].to_owned();
+            break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
