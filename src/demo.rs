@@ -6,6 +6,7 @@ use crate::domain::roles::{Grant, Role, Scope};
 use crate::imports::{self, ImportError};
 use crate::privacy::DataKeys;
 use crate::storage::{self, Db};
+use uuid::Uuid;
 
 const PROVINCES: &[u8] = include_bytes!("demo/provinces.csv");
 const REGENCIES: &[u8] = include_bytes!("demo/regencies.csv");
@@ -50,6 +51,11 @@ pub const STAFF: &[(&str, Role, DemoScope)] = &[
         "petugas.polres@demo.mpp.id",
         Role::Officer,
         DemoScope::Tenant("polres"),
+    ),
+    (
+        "petugas.bpjs@demo.mpp.id",
+        Role::Officer,
+        DemoScope::Tenant("bpjs-kesehatan"),
     ),
     (
         "admin.dukcapil@demo.mpp.id",
@@ -208,6 +214,42 @@ async fn create_forms(
         }
         let json = serde_json::to_string(form).map_err(|e| DemoStaffError::Data(e.to_string()))?;
         storage::applications::save_form(db, service.id, &json, "demo", "/").await?;
+    }
+    // The life-event bundle "Kelahiran": the birth certificate and the baby's health insurance,
+    // two UPPs, one form.
+    if mpp.slug == "among-warga-kota-batu" && storage::bundles::of_mpp(db, mpp.id).await?.is_empty()
+    {
+        let find = |tenant: &str, slug: &str| {
+            catalog.tenant(mpp, tenant).and_then(|t| {
+                t.services
+                    .iter()
+                    .map(|&s| &catalog.services[s])
+                    .find(|s| s.slug == slug)
+                    .map(|s| s.id)
+            })
+        };
+        let services: Vec<Uuid> = [
+            ("dispendukcapil", "penerbitan-akta-kelahiran"),
+            ("bpjs-kesehatan", "pendaftaran-bayi-baru-lahir"),
+        ]
+        .into_iter()
+        .filter_map(|(t, s)| find(t, s))
+        .collect();
+        storage::bundles::save(
+            db,
+            storage::bundles::NewBundle {
+                mpp_id: mpp.id,
+                slug: "kelahiran",
+                name_id: "Kelahiran",
+                name_en: "Birth",
+                description_id: "Akta kelahiran anak dan pendaftaran bayi sebagai peserta BPJS Kesehatan, dengan satu pengisian.",
+                description_en: "The child's birth certificate and the baby's BPJS Kesehatan membership, with one form.",
+                services: &services,
+            },
+            "demo",
+            "/",
+        )
+        .await?;
     }
     Ok(())
 }

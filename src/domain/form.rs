@@ -302,6 +302,61 @@ impl FormDef {
     }
 }
 
+/// One form for several (a life-event bundle): every field of every form once, in order of
+/// first appearance; a key in several forms is asked once. Such a key must be the same kind in
+/// each; it is required if any form requires it always; a document accepts only the types all
+/// accept, up to the smallest limit. `Err` names the keys that cannot be shared.
+pub fn merge(forms: &[&FormDef]) -> Result<FormDef, Vec<String>> {
+    let mut out: Vec<Field> = Vec::new();
+    let mut conflicts = Vec::new();
+    for form in forms {
+        for f in &form.fields {
+            let Some(seen) = out.iter_mut().find(|o| o.key == f.key) else {
+                out.push(f.clone());
+                continue;
+            };
+            match (&mut seen.kind, &f.kind) {
+                (
+                    FieldKind::Document {
+                        types, max_bytes, ..
+                    },
+                    FieldKind::Document {
+                        types: other,
+                        max_bytes: other_max,
+                        ..
+                    },
+                ) => {
+                    types.retain(|t| other.contains(t));
+                    *max_bytes = (*max_bytes).min(*other_max);
+                    if types.is_empty() {
+                        conflicts.push(f.key.clone());
+                    }
+                }
+                (mine, theirs)
+                    if std::mem::discriminant(mine) == std::mem::discriminant(theirs) =>
+                {
+                    if let (FieldKind::Choice { options: a }, FieldKind::Choice { options: b }) =
+                        (&*mine, theirs)
+                        && a != b
+                    {
+                        conflicts.push(f.key.clone());
+                    }
+                }
+                _ => conflicts.push(f.key.clone()),
+            }
+            if f.required == Required::Always {
+                seen.required = Required::Always;
+            }
+        }
+    }
+    if conflicts.is_empty() {
+        Ok(FormDef { fields: out })
+    } else {
+        conflicts.dedup();
+        Err(conflicts)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -461,5 +516,64 @@ mod tests {
                 .all(|p| !p.id.is_empty() && !p.en.is_empty())
         );
         assert!(problems[2].en.contains("serial"), "{:?}", problems[2]);
+    }
+
+    #[test]
+    fn forms_merge_with_shared_keys_asked_once() {
+        let doc = |key: &str, types: Vec<DocumentType>, max: u64, required: Required| Field {
+            key: key.into(),
+            label_id: key.into(),
+            label_en: key.into(),
+            kind: FieldKind::Document {
+                types,
+                max_bytes: max,
+                requirement: None,
+            },
+            required,
+        };
+        let text = |key: &str, required: Required| Field {
+            key: key.into(),
+            label_id: key.into(),
+            label_en: key.into(),
+            kind: FieldKind::Text { max_length: 50 },
+            required,
+        };
+        let birth = FormDef {
+            fields: vec![
+                text("nama_anak", Required::Always),
+                doc(
+                    "kk",
+                    vec![DocumentType::Pdf, DocumentType::Png],
+                    5_000_000,
+                    Required::Never,
+                ),
+            ],
+        };
+        let insurance = FormDef {
+            fields: vec![
+                text("nama_anak", Required::Never),
+                text("kelas", Required::Always),
+                doc("kk", vec![DocumentType::Pdf], 2_000_000, Required::Always),
+            ],
+        };
+        let merged = merge(&[&birth, &insurance]).expect("merge");
+        let keys: Vec<&str> = merged.fields.iter().map(|f| f.key.as_str()).collect();
+        assert_eq!(keys, vec!["nama_anak", "kk", "kelas"]);
+        assert_eq!(merged.fields[1].required, Required::Always);
+        assert_eq!(
+            merged.fields[1].kind,
+            FieldKind::Document {
+                types: vec![DocumentType::Pdf],
+                max_bytes: 2_000_000,
+                requirement: None
+            }
+        );
+        let clash = FormDef {
+            fields: vec![Field {
+                kind: FieldKind::Date,
+                ..text("nama_anak", Required::Always)
+            }],
+        };
+        assert_eq!(merge(&[&birth, &clash]), Err(vec!["nama_anak".to_owned()]));
     }
 }

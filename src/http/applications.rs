@@ -113,7 +113,7 @@ fn action_words(action: &str, lang: Lang) -> &'static str {
     }
 }
 
-fn standing_words(standing: Standing, lang: Lang) -> (&'static str, &'static str) {
+pub(super) fn standing_words(standing: Standing, lang: Lang) -> (&'static str, &'static str) {
     match standing {
         Standing::OnTime => ("ontime", lang.pick("sesuai jadwal", "on time")),
         Standing::DueSoon => ("soon", lang.pick("mendekati batas waktu", "due soon")),
@@ -124,13 +124,13 @@ fn standing_words(standing: Standing, lang: Lang) -> (&'static str, &'static str
     }
 }
 
-fn day_text(day: &str) -> String {
+pub(super) fn day_text(day: &str) -> String {
     NaiveDate::parse_from_str(day, "%Y-%m-%d")
         .map(|d| d.format("%d-%m-%Y").to_string())
         .unwrap_or_else(|_| day.to_owned())
 }
 
-fn size_text(bytes: i64) -> String {
+pub(super) fn size_text(bytes: i64) -> String {
     if bytes >= 1024 * 1024 {
         format!("{:.1} MB", bytes as f64 / (1024.0 * 1024.0))
     } else {
@@ -139,13 +139,13 @@ fn size_text(bytes: i64) -> String {
 }
 
 /// Where an application belongs in the catalog.
-struct Place<'c> {
-    service: &'c Service,
-    tenant: &'c Tenant,
-    mpp: &'c Mpp,
+pub(super) struct Place<'c> {
+    pub(super) service: &'c Service,
+    pub(super) tenant: &'c Tenant,
+    pub(super) mpp: &'c Mpp,
 }
 
-fn place_of<'c>(catalog: &'c Catalog, row: &ApplicationRow) -> Option<Place<'c>> {
+pub(super) fn place_of<'c>(catalog: &'c Catalog, row: &ApplicationRow) -> Option<Place<'c>> {
     let service = catalog.service(row.service_id)?;
     Some(Place {
         service,
@@ -155,7 +155,7 @@ fn place_of<'c>(catalog: &'c Catalog, row: &ApplicationRow) -> Option<Place<'c>>
 }
 
 /// The MPP's local date now.
-fn today(app: &AppState, mpp: &Mpp) -> NaiveDate {
+pub(super) fn today(app: &AppState, mpp: &Mpp) -> NaiveDate {
     local_now(mpp, app.settings.clock.now()).date()
 }
 
@@ -173,7 +173,7 @@ fn due_rule(
     }
 }
 
-fn standing_of(
+pub(super) fn standing_of(
     app: &AppState,
     catalog: &Catalog,
     place: &Place<'_>,
@@ -189,7 +189,10 @@ fn standing_of(
     Some(rules::standing(&calendar, today, due))
 }
 
-async fn form_of(app: &AppState, service: Uuid) -> Result<Option<(FormDef, i32)>, PageError> {
+pub(super) async fn form_of(
+    app: &AppState,
+    service: Uuid,
+) -> Result<Option<(FormDef, i32)>, PageError> {
     let found = store::form(&app.db, service)
         .await
         .map_err(|e| PageError::internal(Lang::Id, "/", &e))?;
@@ -200,7 +203,7 @@ async fn form_of(app: &AppState, service: Uuid) -> Result<Option<(FormDef, i32)>
     }))
 }
 
-fn open_answers(app: &AppState, row: &ApplicationRow) -> BTreeMap<String, String> {
+pub(super) fn open_answers(app: &AppState, row: &ApplicationRow) -> BTreeMap<String, String> {
     app.settings
         .keys
         .open(ANSWERS, &row.answers_sealed)
@@ -209,7 +212,7 @@ fn open_answers(app: &AppState, row: &ApplicationRow) -> BTreeMap<String, String
         .unwrap_or_default()
 }
 
-fn seal_answers(
+pub(super) fn seal_answers(
     app: &AppState,
     answers: &BTreeMap<String, String>,
     lang: Lang,
@@ -302,6 +305,79 @@ fn notice_words(action: ApplicationAction) -> Option<(&'static str, &'static str
     })
 }
 
+/// The due date from an application's history (see `due_rule`).
+type DueRule = dyn Fn(&[Entered]) -> Option<NaiveDate> + Sync + Send;
+
+/// What a step needs besides its action and actor, computed before its transaction: the due
+/// date's rule, the citizen's notice, the sealed note and the audit scope.
+pub(super) struct Prepared {
+    due: Box<DueRule>,
+    notice: Option<Notice>,
+    note_sealed: Option<Vec<u8>>,
+    scope: String,
+    day: NaiveDate,
+}
+
+impl Prepared {
+    pub(super) async fn new(
+        app: &AppState,
+        catalog: &Catalog,
+        place: &Place<'_>,
+        row: &ApplicationRow,
+        action: ApplicationAction,
+        note: Option<&str>,
+    ) -> Result<Prepared, PageError> {
+        let day = today(app, place.mpp);
+        let notice = match notice_words(action) {
+            Some((subject, body)) => notice_for(app, row, subject, body).await?,
+            None => None,
+        };
+        let note_sealed = match note {
+            Some(n) => Some(
+                app.settings
+                    .keys
+                    .seal(NOTE, n.as_bytes())
+                    .map_err(|e| PageError::internal(Lang::Id, "/", &e))?,
+            ),
+            None => None,
+        };
+        Ok(Prepared {
+            due: Box::new(due_rule(catalog, place, row.limit_days, day)),
+            notice,
+            note_sealed,
+            scope: catalog.place(place.mpp, Some(place.tenant)).audit_path(),
+            day,
+        })
+    }
+
+    pub(super) fn step<'a>(
+        &'a self,
+        action: ApplicationAction,
+        actor: &'a str,
+        owner: Option<Uuid>,
+        assignee: Option<Uuid>,
+        document: Option<NewDocument<'a>>,
+    ) -> Step<'a> {
+        Step {
+            action,
+            actor,
+            owner,
+            assignee,
+            note_sealed: self.note_sealed.as_deref(),
+            day: self.day,
+            due: self.due.as_ref(),
+            document,
+            notice: self.notice.as_ref().map(|n| NewMessage {
+                channel: n.channel,
+                recipient_sealed: &n.recipient_sealed,
+                subject: &n.subject,
+                body_sealed: &n.body_sealed,
+            }),
+            audit_scope: &self.scope,
+        }
+    }
+}
+
 /// Takes a step with its notice to the citizen (when the step concerns them).
 #[allow(clippy::too_many_arguments)]
 async fn take_step(
@@ -316,49 +392,17 @@ async fn take_step(
     note: Option<&str>,
     document: Option<NewDocument<'_>>,
 ) -> Result<Result<ApplicationRow, StepError>, PageError> {
-    let today = today(app, place.mpp);
-    let due = due_rule(catalog, place, row.limit_days, today);
-    let notice = match notice_words(action) {
-        Some((subject, body)) => notice_for(app, row, subject, body).await?,
-        None => None,
-    };
-    let note_sealed = match note {
-        Some(n) => Some(
-            app.settings
-                .keys
-                .seal(NOTE, n.as_bytes())
-                .map_err(|e| PageError::internal(Lang::Id, "/", &e))?,
-        ),
-        None => None,
-    };
-    let message = notice.as_ref().map(|n| NewMessage {
-        channel: n.channel,
-        recipient_sealed: &n.recipient_sealed,
-        subject: &n.subject,
-        body_sealed: &n.body_sealed,
-    });
-    let scope = catalog.place(place.mpp, Some(place.tenant)).audit_path();
+    let prepared = Prepared::new(app, catalog, place, row, action, note).await?;
     Ok(store::step(
         &app.db,
         row.id,
-        Step {
-            action,
-            actor,
-            owner,
-            assignee,
-            note_sealed: note_sealed.as_deref(),
-            day: today,
-            due: &due,
-            document,
-            notice: message,
-            audit_scope: &scope,
-        },
+        prepared.step(action, actor, owner, assignee, document),
         Utc::now(),
     )
     .await)
 }
 
-fn step_refusal(lang: Lang, here: &str, e: StepError) -> PageError {
+pub(super) fn step_refusal(lang: Lang, here: &str, e: StepError) -> PageError {
     match e {
         StepError::NotFound => PageError::not_found(lang, here),
         StepError::Illegal(illegal) => PageError::status(
@@ -396,7 +440,7 @@ struct ApplyPage<'a> {
     key: String,
 }
 
-fn limit_text(service: &Service, lang: Lang) -> String {
+pub(super) fn limit_text(service: &Service, lang: Lang) -> String {
     let days = rules::limit_in_working_days(service.time_limit);
     match days {
         0 => lang
@@ -523,25 +567,25 @@ pub async fn apply(
     Ok(Redirect::to(&format!("/akun/permohonan/{}", draft.id)).into_response())
 }
 
-struct FieldView {
-    key: String,
-    label: String,
-    kind: &'static str,
-    required: bool,
-    value: String,
-    options: Vec<(String, String)>,
-    error: Option<String>,
+pub(super) struct FieldView {
+    pub(super) key: String,
+    pub(super) label: String,
+    pub(super) kind: &'static str,
+    pub(super) required: bool,
+    pub(super) value: String,
+    pub(super) options: Vec<(String, String)>,
+    pub(super) error: Option<String>,
     /// For document fields: the types accepted (`accept` attribute) and the limit in words.
-    accept: String,
-    limit: String,
-    document: Option<DocView>,
+    pub(super) accept: String,
+    pub(super) limit: String,
+    pub(super) document: Option<DocView>,
 }
 
-struct DocView {
-    id: Uuid,
-    name: String,
-    size: String,
-    kind: String,
+pub(super) struct DocView {
+    pub(super) id: Uuid,
+    pub(super) name: String,
+    pub(super) size: String,
+    pub(super) kind: String,
 }
 
 struct EventView {
@@ -579,7 +623,7 @@ struct ApplicationPage<'a> {
     notice: Option<&'static str>,
 }
 
-fn accept_of(types: &[DocumentType]) -> String {
+pub(super) fn accept_of(types: &[DocumentType]) -> String {
     types
         .iter()
         .map(|t| match t {
@@ -591,7 +635,7 @@ fn accept_of(types: &[DocumentType]) -> String {
         .join(",")
 }
 
-fn types_text(types: &[DocumentType]) -> String {
+pub(super) fn types_text(types: &[DocumentType]) -> String {
     types
         .iter()
         .map(|t| match t {
@@ -603,7 +647,7 @@ fn types_text(types: &[DocumentType]) -> String {
         .join(", ")
 }
 
-fn doc_view(app: &AppState, d: &store::DocumentRow) -> DocView {
+pub(super) fn doc_view(app: &AppState, d: &store::DocumentRow) -> DocView {
     let name = app
         .settings
         .keys
@@ -649,6 +693,71 @@ async fn timeline(
     Ok(out)
 }
 
+/// The form's fields as the page shows them, with answers, errors and the documents saved.
+pub(super) fn field_views(
+    app: &AppState,
+    lang: Lang,
+    form: &FormDef,
+    answers: &BTreeMap<String, String>,
+    errors: &BTreeMap<String, String>,
+    docs: &[store::DocumentRow],
+) -> Vec<FieldView> {
+    form.fields
+        .iter()
+        .map(|f| {
+            let (kind, options, accept, limit) = match &f.kind {
+                FieldKind::Text { .. } => ("text", Vec::new(), String::new(), String::new()),
+                FieldKind::Number { .. } => ("number", Vec::new(), String::new(), String::new()),
+                FieldKind::Date => ("date", Vec::new(), String::new(), String::new()),
+                FieldKind::Nik => ("nik", Vec::new(), String::new(), String::new()),
+                FieldKind::Address => ("address", Vec::new(), String::new(), String::new()),
+                FieldKind::Choice { options } => (
+                    "choice",
+                    options
+                        .iter()
+                        .map(|o| {
+                            (
+                                o.value.clone(),
+                                lang.pick(&o.label_id, &o.label_en).to_owned(),
+                            )
+                        })
+                        .collect(),
+                    String::new(),
+                    String::new(),
+                ),
+                FieldKind::Document {
+                    types, max_bytes, ..
+                } => (
+                    "document",
+                    Vec::new(),
+                    accept_of(types),
+                    format!(
+                        "{}, {} {}",
+                        types_text(types),
+                        lang.pick("paling besar", "at most"),
+                        size_text(i64::try_from(*max_bytes).unwrap_or(i64::MAX))
+                    ),
+                ),
+            };
+            FieldView {
+                key: f.key.clone(),
+                label: lang.pick(&f.label_id, &f.label_en).to_owned(),
+                kind,
+                required: form.is_required(f, answers),
+                value: answers.get(&f.key).cloned().unwrap_or_default(),
+                options,
+                error: errors.get(&f.key).cloned(),
+                accept,
+                limit,
+                document: docs
+                    .iter()
+                    .find(|d| d.kind == "input" && d.field_key == f.key)
+                    .map(|d| doc_view(app, d)),
+            }
+        })
+        .collect()
+}
+
 /// The citizen's own application, or a 404 (also for someone else's).
 async fn own_application(
     app: &AppState,
@@ -691,61 +800,7 @@ async fn application_page(
         .await
         .map_err(|e| PageError::internal(lang, &here, &e))?;
     let state = ApplicationState::parse(&row.state).unwrap_or(ApplicationState::Draft);
-    let fields = form
-        .fields
-        .iter()
-        .map(|f| {
-            let (kind, options, accept, limit) = match &f.kind {
-                FieldKind::Text { .. } => ("text", Vec::new(), String::new(), String::new()),
-                FieldKind::Number { .. } => ("number", Vec::new(), String::new(), String::new()),
-                FieldKind::Date => ("date", Vec::new(), String::new(), String::new()),
-                FieldKind::Nik => ("nik", Vec::new(), String::new(), String::new()),
-                FieldKind::Address => ("address", Vec::new(), String::new(), String::new()),
-                FieldKind::Choice { options } => (
-                    "choice",
-                    options
-                        .iter()
-                        .map(|o| {
-                            (
-                                o.value.clone(),
-                                lang.pick(&o.label_id, &o.label_en).to_owned(),
-                            )
-                        })
-                        .collect(),
-                    String::new(),
-                    String::new(),
-                ),
-                FieldKind::Document {
-                    types, max_bytes, ..
-                } => (
-                    "document",
-                    Vec::new(),
-                    accept_of(types),
-                    format!(
-                        "{}, {} {}",
-                        types_text(types),
-                        lang.pick("paling besar", "at most"),
-                        size_text(i64::try_from(*max_bytes).unwrap_or(i64::MAX))
-                    ),
-                ),
-            };
-            FieldView {
-                key: f.key.clone(),
-                label: lang.pick(&f.label_id, &f.label_en).to_owned(),
-                kind,
-                required: form.is_required(f, &answers),
-                value: answers.get(&f.key).cloned().unwrap_or_default(),
-                options,
-                error: errors.get(&f.key).cloned(),
-                accept,
-                limit,
-                document: docs
-                    .iter()
-                    .find(|d| d.kind == "input" && d.field_key == f.key)
-                    .map(|d| doc_view(app, d)),
-            }
-        })
-        .collect();
+    let fields = field_views(app, lang, &form, &answers, &errors, &docs);
     let events = timeline(app, row, lang).await?;
     let revision = (state == ApplicationState::NeedsRevision)
         .then(|| events.iter().rev().find_map(|e| e.note.clone()))
@@ -969,17 +1024,20 @@ pub async fn withdraw(
 
 /// A multipart upload read whole: its text fields and its one file (name, bytes), with the
 /// file cut off at `limit` + 1 bytes (so an oversize file is known without reading it all).
-struct Upload {
-    fields: BTreeMap<String, String>,
-    file: Option<(String, Vec<u8>)>,
+pub(super) struct Upload {
+    pub(super) fields: BTreeMap<String, String>,
+    pub(super) file: Option<(String, Vec<u8>)>,
 }
 
-enum UploadProblem {
+pub(super) enum UploadProblem {
     TooLarge,
     Unreadable,
 }
 
-async fn read_upload(mut multipart: Multipart, limit: u64) -> Result<Upload, UploadProblem> {
+pub(super) async fn read_upload(
+    mut multipart: Multipart,
+    limit: u64,
+) -> Result<Upload, UploadProblem> {
     let mut fields = BTreeMap::new();
     let mut file = None;
     loop {
@@ -1037,7 +1095,7 @@ fn clean_name(name: &str) -> String {
 
 /// Checks an uploaded file against the allowed types and limit, then stores its bytes
 /// durably; returns (address, content type, size, sealed name).
-async fn store_file(
+pub(super) async fn store_file(
     app: &AppState,
     lang: Lang,
     here: &str,
@@ -1097,7 +1155,7 @@ async fn store_file(
     )))
 }
 
-fn upload_unreadable(lang: Lang, here: &str, problem: UploadProblem) -> PageError {
+pub(super) fn upload_unreadable(lang: Lang, here: &str, problem: UploadProblem) -> PageError {
     match problem {
         UploadProblem::TooLarge => PageError::status(
             lang,
@@ -1390,6 +1448,8 @@ struct ListPage {
     here: String,
     /// (id, code, service, state, due)
     items: Vec<(Uuid, String, String, &'static str, Option<String>)>,
+    /// The citizen's bundle applications: (id, bundle name, started).
+    bundles: Vec<(Uuid, String, String)>,
 }
 
 /// The citizen's applications.
@@ -1421,12 +1481,29 @@ pub async fn list(
             )
         })
         .collect();
+    let mut bundles = Vec::new();
+    for (id, bundle, created) in store::bundles_of_account(&app.db, session.account_id)
+        .await
+        .map_err(|e| PageError::internal(lang, &here, &e))?
+    {
+        let name = crate::storage::bundles::bundle(&app.db, bundle)
+            .await
+            .map_err(|e| PageError::internal(lang, &here, &e))?
+            .map(|(b, _)| lang.pick(&b.name_id, &b.name_en).to_owned())
+            .unwrap_or_default();
+        bundles.push((
+            id,
+            name,
+            day_text(&created.chars().take(10).collect::<String>()),
+        ));
+    }
     Ok(render(
         ListPage {
             t: lang.texts(),
             lang,
             here,
             items,
+            bundles,
         },
         StatusCode::OK,
         None,

@@ -17,6 +17,7 @@ pub mod api;
 pub mod api_queue;
 pub mod applications;
 pub mod booking;
+pub mod bundles;
 pub mod errors;
 pub mod i18n;
 pub mod pages;
@@ -478,6 +479,27 @@ fn page_routes(
         "/staf/permohonan/{tenant}/{application}/dokumen/{doc}",
         &[("GET", Staff(ProcessApplications))],
         get(applications::office_download),
+    )
+    .add("/paket/{id}", &[("GET", Public)], get(bundles::bundle_page))
+    .add(
+        "/paket/{id}/ajukan",
+        &[("POST", Citizen)],
+        post(bundles::start),
+    )
+    .add(
+        "/akun/paket/{id}",
+        &[("GET", Citizen), ("POST", Citizen)],
+        get(bundles::bundle_application).post(bundles::save),
+    )
+    .add(
+        "/akun/paket/{id}/dokumen",
+        &[("POST", Citizen)],
+        post(bundles::upload).layer(upload_limit()),
+    )
+    .add(
+        "/staf/mpp/{slug}/paket",
+        &[("GET", Staff(EditMpp)), ("POST", Staff(EditMpp))],
+        get(bundles::compose_form).post(bundles::compose),
     )
     .add("/antrean/{id}", &[("GET", Public)], get(queue::ticket))
     .add(

@@ -575,6 +575,8 @@ struct MppPage<'a> {
     open_now: Option<String>,
     upcoming: Vec<(String, &'a str, &'static str)>,
     tenants: Vec<TenantCard<'a>>,
+    /// Life-event bundles open to applications: (id, name).
+    bundles: Vec<(Uuid, String)>,
 }
 
 /// The MPP's state at this moment, in words.
@@ -688,6 +690,7 @@ pub async fn mpp(
             })
             .collect(),
         tenants,
+        bundles: super::bundles::offered(&app, m.id, lang).await,
     };
     Ok(page.into_response())
 }

@@ -677,6 +677,10 @@ pub async fn home(
                         .to_owned(),
                         format!("/staf/mpp/{}", m.slug),
                     ));
+                    links.push((
+                        lang.pick("Paket layanan", "Service bundles").to_owned(),
+                        format!("/staf/mpp/{}/paket", m.slug),
+                    ));
                 }
             }
             _ => {}

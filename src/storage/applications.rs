@@ -69,12 +69,14 @@ pub struct ApplicationRow {
     pub due_on: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// The citizen's bundle application this one was made in, if any.
+    pub bundle_application_id: Option<Uuid>,
 }
 
 macro_rules! application_columns {
     () => {
         "id, tracking_code, service_id, tenant_id, mpp_id, account_id, state, answers_sealed, form_version, \
-         assignee_id, limit_days, due_on, created_at, updated_at"
+         assignee_id, limit_days, due_on, created_at, updated_at, bundle_application_id"
     };
 }
 
@@ -194,10 +196,38 @@ pub async fn step(
     step: Step<'_>,
     now: DateTime<Utc>,
 ) -> Result<ApplicationRow, StepError> {
-    let now_text = timestamp(now);
     let mut tx = db.begin().await?;
+    let row = step_in(&mut tx, id, step, now).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// Several steps in one transaction: all are taken, or none (a bundle's applications are sent
+/// together).
+pub async fn step_all(
+    db: &Db,
+    steps: Vec<(Uuid, Step<'_>)>,
+    now: DateTime<Utc>,
+) -> Result<Vec<ApplicationRow>, StepError> {
+    let mut tx = db.begin().await?;
+    let mut rows = Vec::with_capacity(steps.len());
+    for (id, step) in steps {
+        rows.push(step_in(&mut tx, id, step, now).await?);
+    }
+    tx.commit().await?;
+    Ok(rows)
+}
+
+/// [`step`] inside a caller's transaction (a bundle sends all its applications in one).
+pub async fn step_in(
+    tx: &mut super::Tx,
+    id: Uuid,
+    step: Step<'_>,
+    now: DateTime<Utc>,
+) -> Result<ApplicationRow, StepError> {
+    let now_text = timestamp(now);
     // A write first: the row is ours until the commit.
-    let current: Option<ApplicationRow> = on_tx!(&mut tx, conn => {
+    let current: Option<ApplicationRow> = on_tx!(tx, conn => {
         sqlx::query_as(concat!("UPDATE applications SET updated_at = $2 WHERE id = $1 \
                                 AND ($3 IS NULL OR account_id = $3) RETURNING ", application_columns!()))
             .bind(id).bind(&now_text).bind(step.owner).fetch_optional(conn).await
@@ -210,7 +240,7 @@ pub async fn step(
         ApplicationAction::Release => None,
         _ => current.assignee_id,
     };
-    let past: Vec<(String, String)> = on_tx!(&mut tx, conn => {
+    let past: Vec<(String, String)> = on_tx!(tx, conn => {
         sqlx::query_as("SELECT state, day FROM application_events WHERE application_id = $1 ORDER BY at, id")
             .bind(id).fetch_all(conn).await
     })?;
@@ -228,13 +258,13 @@ pub async fn step(
         day: step.day,
     });
     let due_on = (step.due)(&entered).map(|d| d.format("%Y-%m-%d").to_string());
-    let updated: ApplicationRow = on_tx!(&mut tx, conn => {
+    let updated: ApplicationRow = on_tx!(tx, conn => {
         sqlx::query_as(concat!("UPDATE applications SET state = $2, assignee_id = $3, due_on = $4 WHERE id = $1 RETURNING ",
                                application_columns!()))
             .bind(id).bind(next.as_str()).bind(assignee).bind(&due_on)
             .fetch_one(conn).await
     })?;
-    on_tx!(&mut tx, conn => {
+    on_tx!(tx, conn => {
         sqlx::query("INSERT INTO application_events (id, application_id, at, day, action, state, actor, note_sealed) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
             .bind(Uuid::now_v7()).bind(id).bind(&now_text).bind(step.day.format("%Y-%m-%d").to_string())
@@ -242,13 +272,13 @@ pub async fn step(
             .execute(conn).await.map(|_| ())
     })?;
     if let Some(doc) = &step.document {
-        insert_document(&mut tx, id, doc, &now_text).await?;
+        insert_document(tx, id, doc, &now_text).await?;
     }
     if let Some(notice) = &step.notice {
-        super::accounts::queue_message(&mut tx, notice, &now_text).await?;
+        super::accounts::queue_message(tx, notice, &now_text).await?;
     }
     super::audit::append(
-        &mut tx,
+        tx,
         NewEntry {
             actor: step.actor,
             action: &format!("application.{}", step.action.as_str()),
@@ -258,7 +288,6 @@ pub async fn step(
         },
     )
     .await?;
-    tx.commit().await?;
     Ok(updated)
 }
 
@@ -418,4 +447,109 @@ pub async fn history(db: &Db, id: Uuid) -> Result<Vec<EventRow>, StorageError> {
                         WHERE application_id = $1 ORDER BY at, id")
             .bind(id).fetch_all(pool).await
     })?)
+}
+
+/// The applications a citizen's bundle application fanned out into, in the bundle's order.
+pub async fn of_bundle(
+    db: &Db,
+    bundle_application_id: Uuid,
+) -> Result<Vec<ApplicationRow>, StorageError> {
+    Ok(on_pool!(db, pool => {
+        sqlx::query_as(concat!("SELECT ", application_columns!(), " FROM applications WHERE bundle_application_id = $1 \
+                                ORDER BY idempotency_key"))
+            .bind(bundle_application_id).fetch_all(pool).await
+    })?)
+}
+
+/// Starts a citizen's bundle application and one draft per service, in one transaction; a
+/// retried request with the same key returns the bundle application the first one made.
+pub async fn start_bundle(
+    db: &Db,
+    bundle_id: Uuid,
+    account_id: Uuid,
+    key: &str,
+    drafts: &[NewApplication<'_>],
+    now: DateTime<Utc>,
+) -> Result<Uuid, StorageError> {
+    let now_text = timestamp(now);
+    let id = Uuid::now_v7();
+    let mut tx = db.begin().await?;
+    let inserted = on_tx!(&mut tx, conn => {
+        sqlx::query("INSERT INTO bundle_applications (id, bundle_id, account_id, idempotency_key, created_at) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (account_id, idempotency_key) DO NOTHING")
+            .bind(id).bind(bundle_id).bind(account_id).bind(key).bind(&now_text)
+            .execute(conn).await.map(|r| r.rows_affected())
+    })?;
+    if inserted == 0 {
+        drop(tx);
+        let existing: Uuid = on_pool!(db, pool => {
+            sqlx::query_scalar("SELECT id FROM bundle_applications WHERE account_id = $1 AND idempotency_key = $2")
+                .bind(account_id).bind(key).fetch_one(pool).await
+        })?;
+        return Ok(existing);
+    }
+    for new in drafts {
+        on_tx!(&mut tx, conn => {
+            sqlx::query(
+                "INSERT INTO applications (id, tracking_code, service_id, tenant_id, mpp_id, account_id, state, answers_sealed, \
+                 form_version, limit_days, idempotency_key, created_at, updated_at, bundle_application_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 'draft', $7, $8, $9, $10, $11, $11, $12)")
+            .bind(Uuid::now_v7()).bind(new.tracking_code).bind(new.service_id).bind(new.tenant_id).bind(new.mpp_id)
+            .bind(new.account_id).bind(new.answers_sealed).bind(new.form_version).bind(new.limit_days)
+            .bind(new.idempotency_key).bind(&now_text).bind(id)
+            .execute(conn).await.map(|_| ())
+        })?;
+    }
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// A bundle application: (bundle, owner).
+pub async fn bundle_application(
+    db: &Db,
+    id: Uuid,
+) -> Result<Option<(Uuid, Option<Uuid>)>, StorageError> {
+    Ok(on_pool!(db, pool => {
+        sqlx::query_as("SELECT bundle_id, account_id FROM bundle_applications WHERE id = $1")
+            .bind(id).fetch_optional(pool).await
+    })?)
+}
+
+/// A citizen's bundle applications: (id, bundle, created), newest first.
+pub async fn bundles_of_account(
+    db: &Db,
+    account_id: Uuid,
+) -> Result<Vec<(Uuid, Uuid, String)>, StorageError> {
+    Ok(on_pool!(db, pool => {
+        sqlx::query_as("SELECT id, bundle_id, created_at FROM bundle_applications WHERE account_id = $1 \
+                        ORDER BY created_at DESC LIMIT 100")
+            .bind(account_id).fetch_all(pool).await
+    })?)
+}
+
+/// Records one upload for several applications of a bundle (the same bytes, one row each),
+/// all or none: each must be the citizen's and still theirs to change.
+pub async fn add_document_to_all(
+    db: &Db,
+    application_ids: &[Uuid],
+    account_id: Uuid,
+    doc: NewDocument<'_>,
+    now: DateTime<Utc>,
+) -> Result<bool, StorageError> {
+    let now_text = timestamp(now);
+    let mut tx = db.begin().await?;
+    for &application_id in application_ids {
+        let held = on_tx!(&mut tx, conn => {
+            sqlx::query("UPDATE applications SET updated_at = $3 WHERE id = $1 AND account_id = $2 \
+                         AND state IN ('draft', 'needs_revision')")
+                .bind(application_id).bind(account_id).bind(&now_text)
+                .execute(conn).await.map(|r| r.rows_affected())
+        })?;
+        if held != 1 {
+            return Ok(false);
+        }
+        insert_document(&mut tx, application_id, &doc, &now_text).await?;
+    }
+    tx.commit().await?;
+    Ok(true)
 }

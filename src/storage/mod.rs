@@ -11,6 +11,7 @@ pub mod accounts;
 pub mod applications;
 pub mod audit;
 pub mod bookings;
+pub mod bundles;
 pub mod catalog;
 pub mod holidays;
 pub mod queue;

@@ -403,3 +403,188 @@ async fn sqlx_tenant_of(app: &TestApp) -> uuid::Uuid {
     }
     .expect("tenant")
 }
+
+both_engines!(a_bundle_fans_out_into_one_application_per_upp);
+
+/// The "Kelahiran" bundle: shared fields once, one upload per shared document, and on sending
+/// one application in each UPP's inbox, all or none.
+async fn a_bundle_fans_out_into_one_application_per_upp(engine: Engine) {
+    let settings = mpp::http::Settings {
+        sign_in_burst: 1000,
+        ..crate::support::test_settings()
+    };
+    let Some(app) = TestApp::demo_with(engine, settings).await else {
+        return;
+    };
+    let (_, mpp_page) = app.get_text("/mpp/among-warga-kota-batu").await;
+    let bundle = format!("/paket/{}", between(&mpp_page, "href=\"/paket/", "\""));
+    assert!(mpp_page.contains("Kelahiran"));
+    let mut citizen = signed_in(&app, "ayah.bima@contoh.id", "ayah.bima@contoh.id").await;
+    let (status, page, _) = citizen.get(&bundle).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Penerbitan Akta Kelahiran") && page.contains("Bayi Baru Lahir"));
+    let csrf = citizen.csrf();
+    let key = hidden(&page, "key");
+    let start = format!("{bundle}/ajukan");
+    let (status, _, location) = citizen
+        .post(&start, &[("csrf", &csrf), ("key", &key)])
+        .await;
+    assert_eq!(status, 303);
+    let here = location.expect("location");
+    assert!(here.starts_with("/akun/paket/"), "{here}");
+    let (_, _, again) = citizen
+        .post(&start, &[("csrf", &csrf), ("key", &key)])
+        .await;
+    assert_eq!(
+        again.as_deref(),
+        Some(here.as_str()),
+        "a retry starts nothing new"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM applications WHERE bundle_application_id IS NOT NULL")
+            .await,
+        2
+    );
+    let mut stranger = signed_in(&app, "bukan.ayah@contoh.id", "bukan.ayah@contoh.id").await;
+    assert_eq!(stranger.get(&here).await.0, 404);
+
+    // Shared documents: uploaded once, recorded for each application that asks them.
+    let upload = format!("{here}/dokumen");
+    for (field, name, bytes) in [
+        ("surat_kelahiran", "lahir.png", png()),
+        ("kartu_keluarga", "kk.pdf", pdf("kk bersama")),
+    ] {
+        let (status, _, _) = citizen
+            .post_file(&upload, &[("csrf", &csrf), ("field", field)], name, bytes)
+            .await;
+        assert_eq!(status, 303, "{field}");
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM documents").await, 4);
+    let (status, _, _) = citizen
+        .post_file(
+            &upload,
+            &[("csrf", &csrf), ("field", "pas_foto")],
+            "x.png",
+            png(),
+        )
+        .await;
+    assert_eq!(status, 400, "a field no form of the bundle has");
+
+    // Sending names what either UPP still needs; nothing is sent.
+    let mut answers = vec![
+        ("csrf", csrf.as_str()),
+        ("nama_anak", "Bima Kecil"),
+        ("tanggal_lahir", "2026-11-22"),
+        ("tempat_lahir", "Kota Batu"),
+        ("jenis_kelamin", "l"),
+        ("nik_ibu", "3579015501950003"),
+        ("orang_tua_menikah", "tidak"),
+        ("kelas_rawat", "3"),
+        ("aksi", "kirim"),
+    ];
+    let (status, page, _) = citizen.post(&here, &answers).await;
+    assert_eq!(status, 422);
+    assert!(page.contains("error-nomor_jkn_ibu"), "{page}");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM applications WHERE state = 'draft'")
+            .await,
+        2
+    );
+    answers.push(("nomor_jkn_ibu", "0001234567890"));
+    let (status, _, location) = citizen.post(&here, &answers).await;
+    assert_eq!(
+        (status, location),
+        (303, Some(format!("{here}?pesan=terkirim")))
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM applications WHERE state = 'submitted'")
+            .await,
+        2
+    );
+    assert_eq!(citizen.post(&here, &answers).await.0, 409, "sent once");
+
+    // Each application is in its own UPP's inbox, with its own answers.
+    let (_, page, _) = citizen.get(&here).await;
+    let codes: Vec<String> = page
+        .match_indices("<td>PMH-")
+        .map(|(at, _)| page[at + 4..at + 4 + 18].to_owned())
+        .collect();
+    assert_eq!(codes.len(), 2, "{page}");
+    let mut dukcapil = staff_signed_in(&app, "petugas.dukcapil@demo.mpp.id").await;
+    let tenant = tenant_id(&app, "dispendukcapil").await;
+    let (_, inbox, _) = dukcapil.get(&format!("/staf/permohonan/{tenant}")).await;
+    assert_eq!(
+        codes.iter().filter(|c| inbox.contains(c.as_str())).count(),
+        1,
+        "only Dispendukcapil's own application: {inbox}"
+    );
+}
+
+async fn tenant_id(app: &TestApp, slug: &'static str) -> uuid::Uuid {
+    let sql = "SELECT t.id FROM tenants t JOIN mpps m ON m.id = t.mpp_id \
+               WHERE m.slug = 'among-warga-kota-batu' AND t.slug = $1";
+    match app.db() {
+        mpp::storage::Db::Sqlite(pool) => sqlx::query_scalar(sql).bind(slug).fetch_one(pool).await,
+        mpp::storage::Db::Postgres(pool) => {
+            sqlx::query_scalar(sql).bind(slug).fetch_one(pool).await
+        }
+    }
+    .expect("tenant")
+}
+
+both_engines!(an_mpp_manager_composes_a_bundle);
+
+async fn an_mpp_manager_composes_a_bundle(engine: Engine) {
+    let settings = mpp::http::Settings {
+        sign_in_burst: 1000,
+        ..crate::support::test_settings()
+    };
+    let Some(app) = TestApp::demo_with(engine, settings).await else {
+        return;
+    };
+    let akta = service_id(&app, "akta+kelahiran", "penerbitan-akta-kelahiran").await;
+    let bidan = service_id(&app, "sip+bidan", "sip-bidan").await;
+    let path = "/staf/mpp/among-warga-kota-batu/paket";
+    let mut officer = staff_signed_in(&app, "petugas.dukcapil@demo.mpp.id").await;
+    assert_eq!(officer.get(path).await.0, 403);
+    let mut manager = staff_signed_in(&app, "pengelola@demo.mpp.id").await;
+    let (status, page, _) = manager.get(path).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Kelahiran"), "the demo's bundle is listed");
+    let csrf = manager.csrf();
+    let (status, page, _) = manager
+        .post(
+            path,
+            &[
+                ("csrf", &csrf),
+                ("name_id", "Bidan Praktik"),
+                ("name_en", "Midwife practice"),
+                ("service", &akta),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422, "one service is not a bundle: {page}");
+    let (status, _, _) = manager
+        .post(
+            path,
+            &[
+                ("csrf", &csrf),
+                ("name_id", "Bidan Praktik"),
+                ("name_en", "Midwife practice"),
+                ("service", &akta),
+                ("service", &bidan),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    assert_eq!(app.count("SELECT COUNT(*) FROM bundles").await, 2);
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'bundle.save' AND actor LIKE 'account:%'"
+        )
+        .await,
+        1
+    );
+    let (_, mpp_page) = app.get_text("/mpp/among-warga-kota-batu").await;
+    assert!(mpp_page.contains("Bidan Praktik"));
+}

@@ -42,6 +42,11 @@ const STAFF: &[(&str, &[Action])] = &[
         "petugas.polres@demo.mpp.id",
         &[EnterStaffArea, ManageOwnTokens],
     ),
+    // Another UPP's officer: its applications only.
+    (
+        "petugas.bpjs@demo.mpp.id",
+        &[EnterStaffArea, ManageOwnTokens],
+    ),
     (
         "admin.dukcapil@demo.mpp.id",
         &[

@@ -1038,3 +1038,261 @@ async fn citizen_applies_officer_asks_a_fix_approves_and_the_citizen_downloads(e
     citizen.close().await;
     officer.close().await;
 }
+
+both_engines!(citizen_applies_for_a_bundle_and_two_upps_each_deliver);
+
+/// The officer signed in as `email` (signing in first when `sign_in`) takes the application
+/// `code` from their inbox and approves it with `output` attached.
+async fn officer_works(
+    c: &Client,
+    app: &TestApp,
+    (email, sign_in): (&str, bool),
+    code: &str,
+    output: &std::path::Path,
+) {
+    if sign_in {
+        // A TOTP code works once: another account signs in with its own.
+        c.delete_all_cookies().await.expect("sign out");
+        staff_sign_in(c, app, email).await;
+    }
+    c.goto(&app.url("/staf")).await.expect("staff area");
+    c.find(Locator::LinkText("Kotak masuk permohonan"))
+        .await
+        .expect("inbox link")
+        .click()
+        .await
+        .expect("open");
+    c.find(Locator::LinkText(code))
+        .await
+        .expect("the application in this UPP's inbox")
+        .click()
+        .await
+        .expect("open");
+    click_button(c, "Ambil dan periksa").await;
+    c.wait()
+        .for_element(Locator::XPath("//button[normalize-space()='Setujui']"))
+        .await
+        .expect("checking");
+    click_button(c, "Setujui").await;
+    c.wait()
+        .for_element(Locator::Css("input#berkas"))
+        .await
+        .expect("the output form");
+    c.find(Locator::Css("input#berkas"))
+        .await
+        .expect("file input")
+        .send_keys(output.to_str().expect("path"))
+        .await
+        .expect("choose");
+    click_button(c, "Lampirkan dan beri tahu pemohon").await;
+    c.wait()
+        .for_element(Locator::XPath(
+            "//dd[@id='status' and contains(., 'Hasil siap')]",
+        ))
+        .await
+        .expect("ready");
+}
+
+/// The bundle's journey: a citizen applies for "Kelahiran" (Dispendukcapil and BPJS Kesehatan)
+/// with one form and shared documents; Dispendukcapil asks a fix, which the citizen sends from
+/// the bundle's page; each UPP's officer approves and attaches its output from its own inbox;
+/// the citizen follows both on one page and downloads both.
+async fn citizen_applies_for_a_bundle_and_two_upps_each_deliver(engine: Engine) {
+    let axe = axe_source();
+    let Some(app) = TestApp::demo(engine).await else {
+        return;
+    };
+    let Some(citizen) = Browser::start().await else {
+        return;
+    };
+    let Some(officer) = Browser::start().await else {
+        return;
+    };
+    let files = tempfile::tempdir().expect("files");
+    let write = |name: &str, bytes: &[u8]| {
+        let path = files.path().join(name);
+        std::fs::write(&path, bytes).expect("file");
+        path
+    };
+    let birth = write("surat-lahir.png", &crate::applying::png());
+    let family = write("kk.pdf", &crate::applying::pdf("kartu keluarga"));
+    let family_clear = write("kk-jelas.pdf", &crate::applying::pdf("kk jelas"));
+    let certificate = write("akta.pdf", &crate::applying::pdf("akta"));
+    let card = write("kartu-jkn.pdf", &crate::applying::pdf("kartu jkn bayi"));
+
+    let c = &citizen.client;
+    citizen_sign_in(c, &app, "keluarga.baru@contoh.id").await;
+    c.goto(&app.url("/mpp/among-warga-kota-batu"))
+        .await
+        .expect("MPP page");
+    c.find(Locator::LinkText("Kelahiran"))
+        .await
+        .expect("bundle link")
+        .click()
+        .await
+        .expect("open");
+    if let Some(axe) = &axe {
+        let violations = axe_violations(c, axe).await;
+        assert!(violations.is_empty(), "bundle page: {violations:#?}");
+    }
+    click_button(c, "Ajukan paket ini").await;
+    c.wait()
+        .for_element(Locator::Css("form#isian-surat_kelahiran"))
+        .await
+        .expect("the shared form");
+    upload(c, "surat_kelahiran", &birth).await;
+    upload(c, "kartu_keluarga", &family).await;
+    fill(c, "input#isian-nama_anak", "Sekar Ayu").await;
+    fill(c, "input#isian-tempat_lahir", "Kota Batu").await;
+    c.execute(
+        "document.getElementById('isian-tanggal_lahir').value = '2026-11-23';",
+        vec![],
+    )
+    .await
+    .expect("date");
+    for radio in [
+        "input#jenis_kelamin-p",
+        "input#orang_tua_menikah-tidak",
+        "input#kelas_rawat-3",
+    ] {
+        c.find(Locator::Css(radio))
+            .await
+            .expect(radio)
+            .click()
+            .await
+            .expect("choose");
+    }
+    fill(c, "input#isian-nik_ibu", "3579015501950003").await;
+    fill(c, "input#isian-nomor_jkn_ibu", "0001234567890").await;
+    if let Some(axe) = &axe {
+        let violations = axe_violations(c, axe).await;
+        assert!(violations.is_empty(), "shared form: {violations:#?}");
+    }
+    click_button(c, "Kirim semua permohonan").await;
+    c.wait()
+        .for_element(Locator::Css("p.notice"))
+        .await
+        .expect("sent");
+    let bundle_url = c.current_url().await.expect("url").to_string();
+    let states = c
+        .find_all(Locator::Css("td.member-state"))
+        .await
+        .expect("states");
+    assert_eq!(states.len(), 2);
+    let mut codes = Vec::new();
+    for row in c.find_all(Locator::Css("tbody tr")).await.expect("rows") {
+        let text = row.text().await.expect("text");
+        assert!(text.contains("Diterima, menunggu diperiksa"), "{text}");
+        let at = text.find("PMH-").expect("code");
+        codes.push(text[at..at + 18].to_owned());
+    }
+    // The first row is Dispendukcapil's (the bundle's order), the second BPJS Kesehatan's.
+    let (dukcapil_code, bpjs_code) = (codes[0].clone(), codes[1].clone());
+
+    // Dispendukcapil asks for a clearer family card.
+    let o = &officer.client;
+    staff_sign_in(o, &app, "petugas.dukcapil@demo.mpp.id").await;
+    o.find(Locator::LinkText("Kotak masuk permohonan"))
+        .await
+        .expect("inbox")
+        .click()
+        .await
+        .expect("open");
+    assert!(
+        o.find(Locator::LinkText(&bpjs_code)).await.is_err(),
+        "another UPP's application is not in this inbox"
+    );
+    o.find(Locator::LinkText(&dukcapil_code))
+        .await
+        .expect("own application")
+        .click()
+        .await
+        .expect("open");
+    click_button(o, "Ambil dan periksa").await;
+    o.wait()
+        .for_element(Locator::Css("textarea#catatan"))
+        .await
+        .expect("checking");
+    fill(o, "textarea#catatan", "Kartu Keluarga terpotong.").await;
+    click_button(o, "Minta perbaikan").await;
+    o.wait()
+        .for_element(Locator::XPath(
+            "//dd[@id='status' and contains(., 'Perlu diperbaiki')]",
+        ))
+        .await
+        .expect("sent back");
+
+    // The citizen sees it on the bundle's page and fixes it on that application's page.
+    c.goto(&bundle_url).await.expect("bundle page");
+    assert!(main_text(c).await.contains("Perlu diperbaiki pemohon"));
+    c.find(Locator::LinkText("Penerbitan Akta Kelahiran"))
+        .await
+        .expect("member link")
+        .click()
+        .await
+        .expect("open");
+    assert!(main_text(c).await.contains("Kartu Keluarga terpotong."));
+    upload(c, "kartu_keluarga", &family_clear).await;
+    click_button(c, "Kirim perbaikan").await;
+    c.wait()
+        .for_element(Locator::Css("p.notice"))
+        .await
+        .expect("resent");
+
+    // Each UPP delivers from its own inbox.
+    officer_works(
+        o,
+        &app,
+        ("petugas.dukcapil@demo.mpp.id", false),
+        &dukcapil_code,
+        &certificate,
+    )
+    .await;
+    officer_works(
+        o,
+        &app,
+        ("petugas.bpjs@demo.mpp.id", true),
+        &bpjs_code,
+        &card,
+    )
+    .await;
+
+    // Both outputs are ready on the bundle's page; the citizen downloads each.
+    c.goto(&bundle_url).await.expect("bundle page");
+    let text = main_text(c).await;
+    assert_eq!(text.matches("Hasil siap").count(), 2, "{text}");
+    let session = c.get_named_cookie("sesi").await.expect("session cookie");
+    for (member, expected) in [
+        ("Penerbitan Akta Kelahiran", crate::applying::pdf("akta")),
+        ("Bayi Baru Lahir", crate::applying::pdf("kartu jkn bayi")),
+    ] {
+        c.goto(&bundle_url).await.expect("bundle page");
+        c.find(Locator::XPath(&format!("//a[contains(., '{member}')]")))
+            .await
+            .expect("member link")
+            .click()
+            .await
+            .expect("open");
+        let link = c
+            .find(Locator::Css("section[aria-labelledby=output-heading] a"))
+            .await
+            .expect("output link")
+            .attr("href")
+            .await
+            .expect("href")
+            .expect("href");
+        let downloaded = app
+            .http
+            .get(app.url(&link))
+            .header("cookie", format!("sesi={}", session.value()))
+            .send()
+            .await
+            .expect("download");
+        assert_eq!(downloaded.status(), 200);
+        assert_eq!(downloaded.bytes().await.expect("bytes").to_vec(), expected);
+    }
+    c.goto(&bundle_url).await.expect("bundle page");
+    assert_eq!(main_text(c).await.matches("Selesai").count(), 2);
+    citizen.close().await;
+    officer.close().await;
+}
