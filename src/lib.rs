@@ -20,3 +20,4 @@ pub mod receipt;
 pub mod server;
 pub mod simulator;
 pub mod storage;
+pub mod time_limits;

@@ -153,6 +153,14 @@ pub async fn run(
         db.clone(),
         settings.blobs.clone(),
     ));
+    let time_limits = tokio::spawn(crate::time_limits::watch(
+        db.clone(),
+        catalog.clone(),
+        settings.keys.clone(),
+        settings.public_url.clone(),
+        settings.clock,
+        Duration::from_secs(300),
+    ));
     let app = http::router(db.clone(), catalog, settings);
     axum::serve(
         listener,
@@ -163,6 +171,7 @@ pub async fn run(
     refresher.abort();
     sweeper.abort();
     orphans.abort();
+    time_limits.abort();
     if let Some(task) = deliverer {
         task.abort();
     }

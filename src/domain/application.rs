@@ -251,6 +251,17 @@ pub fn standing(calendar: &WorkingCalendar, today: NaiveDate, due: NaiveDate) ->
     }
 }
 
+/// The warning the time-limit watch sends now, if any, given the one already sent (`None`,
+/// `DueSoon` or `Late`) and how the application stands: each level once, and never a step back.
+pub fn warning_due(sent: Option<Standing>, now: Standing) -> Option<Standing> {
+    let rank = |s: Option<Standing>| match s {
+        None | Some(Standing::OnTime) => 0,
+        Some(Standing::DueSoon) => 1,
+        Some(Standing::Late) => 2,
+    };
+    (rank(Some(now)) > rank(sent)).then_some(now)
+}
+
 /// A Standar Pelayanan's time limit in working days. Limits in minutes are met the day the
 /// application is received (0); limits in hours count a working day per 8 hours, rounded down.
 pub fn limit_in_working_days(limit: TimeLimit) -> u32 {
@@ -546,5 +557,21 @@ mod tests {
             "U is not in the alphabet"
         );
         assert_eq!(parse_tracking_code(""), None);
+    }
+
+    #[test]
+    fn each_warning_is_sent_once_and_never_steps_back() {
+        use Standing::*;
+        assert_eq!(warning_due(None, OnTime), None);
+        assert_eq!(warning_due(None, DueSoon), Some(DueSoon));
+        assert_eq!(warning_due(None, Late), Some(Late));
+        assert_eq!(warning_due(Some(DueSoon), DueSoon), None);
+        assert_eq!(warning_due(Some(DueSoon), Late), Some(Late));
+        assert_eq!(warning_due(Some(Late), Late), None);
+        assert_eq!(
+            warning_due(Some(Late), DueSoon),
+            None,
+            "a resubmission does not warn again"
+        );
     }
 }

@@ -553,3 +553,78 @@ pub async fn add_document_to_all(
     tx.commit().await?;
     Ok(true)
 }
+
+/// An application whose clock runs and that has a due date, for the time-limit watch.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Watched {
+    pub id: Uuid,
+    pub tracking_code: String,
+    pub service_id: Uuid,
+    pub tenant_id: Uuid,
+    pub mpp_id: Uuid,
+    pub due_on: String,
+    pub sla_flag: Option<String>,
+}
+
+pub async fn watched(db: &Db) -> Result<Vec<Watched>, StorageError> {
+    Ok(on_pool!(db, pool => {
+        sqlx::query_as("SELECT id, tracking_code, service_id, tenant_id, mpp_id, due_on, sla_flag FROM applications \
+                        WHERE state IN ('submitted', 'in_review', 'approved') AND due_on IS NOT NULL \
+                        AND (sla_flag IS NULL OR sla_flag <> 'late')")
+            .fetch_all(pool).await
+    })?)
+}
+
+/// The people told when a tenant's application nears or passes its limit: the UPP's admins
+/// and the MPP's managers, as (identifier kind, sealed identifier).
+pub async fn watchers(
+    db: &Db,
+    tenant_id: Uuid,
+    mpp_id: Uuid,
+) -> Result<Vec<(String, Vec<u8>)>, StorageError> {
+    Ok(on_pool!(db, pool => {
+        sqlx::query_as("SELECT DISTINCT a.identifier_kind, a.identifier_sealed FROM role_grants g \
+                        JOIN accounts a ON a.id = g.account_id \
+                        WHERE (g.role = 'upp_admin' AND g.tenant_id = $1) OR (g.role = 'mpp_manager' AND g.mpp_id = $2)")
+            .bind(tenant_id).bind(mpp_id).fetch_all(pool).await
+    })?)
+}
+
+/// Records that `flag` ('soon' or 'late') was reached and queues its messages, once: false
+/// (nothing written) when this or another node recorded it already.
+pub async fn raise_flag(
+    db: &Db,
+    id: Uuid,
+    flag: &str,
+    messages: &[NewMessage<'_>],
+    audit_scope: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StorageError> {
+    let now_text = timestamp(now);
+    let mut tx = db.begin().await?;
+    // Only upwards: nothing → soon → late.
+    let raised = on_tx!(&mut tx, conn => {
+        sqlx::query("UPDATE applications SET sla_flag = $2 WHERE id = $1 \
+                     AND (sla_flag IS NULL OR (sla_flag = 'soon' AND $2 = 'late'))")
+            .bind(id).bind(flag).execute(conn).await.map(|r| r.rows_affected())
+    })?;
+    if raised != 1 {
+        return Ok(false);
+    }
+    for m in messages {
+        super::accounts::queue_message(&mut tx, m, &now_text).await?;
+    }
+    super::audit::append(
+        &mut tx,
+        NewEntry {
+            actor: "system",
+            action: "application.time_limit_warning",
+            scope: audit_scope,
+            subject: &id.to_string(),
+            details: serde_json::json!({ "flag": flag }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}

@@ -208,3 +208,100 @@ async fn an_application_moves_only_by_legal_steps_and_keeps_its_history(engine: 
         8
     );
 }
+
+both_engines!(the_watch_tells_upp_admins_and_managers_once_per_level);
+
+/// An application nearing its limit and one past it: the UPP's admin and the MPP's manager
+/// are told once for each level, however often the watch runs.
+async fn the_watch_tells_upp_admins_and_managers_once_per_level(engine: Engine) {
+    let settings = crate::support::test_settings();
+    let keys = settings.keys.clone();
+    let Some(app) = crate::support::TestApp::demo_with(engine, settings).await else {
+        return;
+    };
+    let db = app.db().clone();
+    let catalog = Catalog::load(&db).await.expect("catalog");
+    let m = catalog.mpp("among-warga-kota-batu").expect("mpp");
+    let t = catalog.tenant(m, "dispendukcapil").expect("tenant");
+    let service = &catalog.services[t.services[0]];
+    let citizen = crate::queue::citizens(&db, 1).await[0];
+    let mut ids = Vec::new();
+    for (key, due) in [("soon", d(2026, 12, 2)), ("late", d(2026, 11, 27))] {
+        let draft = applications::create_draft(
+            &db,
+            NewApplication {
+                service_id: service.id,
+                tenant_id: t.id,
+                mpp_id: m.id,
+                account_id: citizen,
+                tracking_code: &format!("PMH-TEST-0000-{key}"),
+                answers_sealed: b"x",
+                form_version: 1,
+                limit_days: Some(1),
+                idempotency_key: key,
+            },
+            Utc::now(),
+        )
+        .await
+        .expect("draft");
+        applications::step(
+            &db,
+            draft.id,
+            Step {
+                action: A::Submit,
+                actor: "test",
+                owner: None,
+                assignee: None,
+                note_sealed: None,
+                day: d(2026, 11, 26),
+                due: &move |_: &[Entered]| Some(due),
+                document: None,
+                notice: None,
+                audit_scope: "/",
+            },
+            Utc::now(),
+        )
+        .await
+        .expect("submit");
+        ids.push(draft.id);
+    }
+    // Tuesday 1 December 2026, 10:00 WIB.
+    let now = chrono::DateTime::parse_from_rfc3339("2026-12-01T03:00:00Z")
+        .expect("instant")
+        .with_timezone(&Utc);
+    let outbox = "SELECT COUNT(*) FROM outbox WHERE subject LIKE '%batas waktu%'";
+    let raised = mpp::time_limits::check_once(&db, &catalog, &keys, "http://mpp.test", now)
+        .await
+        .expect("watch");
+    assert_eq!(raised, 2);
+    // One Dispendukcapil admin and one MPP manager in the demo, for each application.
+    assert_eq!(crate::support::count_in(&db, outbox).await, 4);
+    assert_eq!(
+        crate::support::count_in(
+            &db,
+            "SELECT COUNT(*) FROM applications WHERE sla_flag IS NOT NULL"
+        )
+        .await,
+        2
+    );
+    let again = mpp::time_limits::check_once(&db, &catalog, &keys, "http://mpp.test", now)
+        .await
+        .expect("watch");
+    assert_eq!(again, 0, "each level once");
+    assert_eq!(crate::support::count_in(&db, outbox).await, 4);
+    // On its last day it is still only due; the day after, it is past its limit: one more
+    // warning for it.
+    let last_day = now + chrono::Duration::days(1);
+    assert_eq!(
+        mpp::time_limits::check_once(&db, &catalog, &keys, "http://mpp.test", last_day)
+            .await
+            .expect("watch"),
+        0
+    );
+    let later = now + chrono::Duration::days(2);
+    let raised = mpp::time_limits::check_once(&db, &catalog, &keys, "http://mpp.test", later)
+        .await
+        .expect("watch");
+    assert_eq!(raised, 1);
+    assert_eq!(crate::support::count_in(&db, outbox).await, 6);
+}
