@@ -14,6 +14,7 @@ macro_rules! staff_or_return {
 
 pub mod account;
 pub mod api;
+pub mod api_applications;
 pub mod api_queue;
 pub mod applications;
 pub mod booking;
@@ -136,6 +137,7 @@ pub struct AppState {
         (name = "catalog", description = "MPP, UPP and services"),
         (name = "accounts", description = "Citizens' sessions: a one-time code by e-mail or SMS, then a bearer token"),
         (name = "queue", description = "Booking slots, bookings, tickets, display boards and counters"),
+        (name = "applications", description = "Applications: a UPP's inbox, officers' steps and outputs (token scope `applications:process`), public tracking by code"),
         (name = "health", description = "Liveness and readiness")
     )
 )]
@@ -154,7 +156,7 @@ impl utoipa::Modify for BearerScheme {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "A staff API token created at /staf/token (scopes `catalog:write`, `queue:operate`), \
+                        "A staff API token created at /staf/token (scopes `catalog:write`, `queue:operate`, `applications:process`), \
                          or a citizen's session token from POST /api/v1/session.",
                     ))
                     .build(),
@@ -592,6 +594,47 @@ pub const API_ACCESS: &[(&str, &str, Access)] = &[
             crate::domain::roles::Action::OperateCounter,
         ),
     ),
+    (
+        "get",
+        "/api/v1/tenants/{id}/applications",
+        Access::Token(
+            "applications:process",
+            crate::domain::roles::Action::ProcessApplications,
+        ),
+    ),
+    (
+        "get",
+        "/api/v1/applications/{id}",
+        Access::Token(
+            "applications:process",
+            crate::domain::roles::Action::ProcessApplications,
+        ),
+    ),
+    (
+        "get",
+        "/api/v1/applications/{id}/documents/{document}",
+        Access::Token(
+            "applications:process",
+            crate::domain::roles::Action::ProcessApplications,
+        ),
+    ),
+    (
+        "post",
+        "/api/v1/applications/{id}/steps",
+        Access::Token(
+            "applications:process",
+            crate::domain::roles::Action::ProcessApplications,
+        ),
+    ),
+    (
+        "put",
+        "/api/v1/applications/{id}/output",
+        Access::Token(
+            "applications:process",
+            crate::domain::roles::Action::ProcessApplications,
+        ),
+    ),
+    ("get", "/api/v1/tracking/{code}", Access::Public),
     ("get", "/api/v1/templates", Access::Public),
     ("get", "/api/v1/templates/{slug}", Access::Public),
     ("get", "/healthz", Access::Public),
@@ -616,6 +659,26 @@ fn api_router(sign_in_burst: u32, proxies: &Arc<Vec<std::net::IpAddr>>) -> OpenA
         .routes(routes!(api_queue::board))
         .routes(routes!(api_queue::get_counter))
         .routes(routes!(api_queue::counter_action))
+        .routes(routes!(api_applications::inbox))
+        .routes(routes!(api_applications::get_application))
+        .routes(routes!(api_applications::get_document))
+        .routes(routes!(api_applications::post_step))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(api_applications::put_output))
+                .layer(upload_limit()),
+        )
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(api_applications::track))
+                .route_layer(address_limit(
+                    sign_in_burst.saturating_mul(2),
+                    3,
+                    axum::http::Method::GET,
+                    proxies,
+                    true,
+                )),
+        )
         .routes(routes!(api::list_regions))
         .routes(routes!(api::list_mpps))
         .routes(routes!(api::get_mpp))

@@ -342,11 +342,14 @@ pub struct TokenForm {
     name: String,
     #[serde(default)]
     days: String,
-    /// Checkboxes, one per scope (`catalog_write`, `queue_operate`): present when ticked.
+    /// Checkboxes, one per scope (`catalog_write`, `queue_operate`, `applications_process`):
+    /// present when ticked.
     #[serde(default)]
     catalog_write: Option<String>,
     #[serde(default)]
     queue_operate: Option<String>,
+    #[serde(default)]
+    applications_process: Option<String>,
 }
 
 impl TokenForm {
@@ -355,6 +358,7 @@ impl TokenForm {
         [
             (self.catalog_write.is_some(), TOKEN_SCOPES[0]),
             (self.queue_operate.is_some(), TOKEN_SCOPES[1]),
+            (self.applications_process.is_some(), TOKEN_SCOPES[2]),
         ]
         .into_iter()
         .filter_map(|(on, scope)| on.then_some(scope))
@@ -2181,7 +2185,7 @@ pub async fn request_reset(
 // API tokens
 
 /// The scopes a token can carry. A token acts with its owner's grants, narrowed to its scopes.
-pub const TOKEN_SCOPES: &[&str] = &["catalog:write", "queue:operate"];
+pub const TOKEN_SCOPES: &[&str] = &["catalog:write", "queue:operate", "applications:process"];
 const MAX_TOKEN_DAYS: i64 = 365;
 
 struct TokenView {

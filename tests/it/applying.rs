@@ -588,3 +588,199 @@ async fn an_mpp_manager_composes_a_bundle(engine: Engine) {
     let (_, mpp_page) = app.get_text("/mpp/among-warga-kota-batu").await;
     assert!(mpp_page.contains("Bidan Praktik"));
 }
+
+/// A staff API token with the scope `scope` (the form's checkbox name), made at /staf/token.
+async fn token_with(app: &TestApp, email: &str, scope: &str) -> String {
+    let mut staff = staff_signed_in(app, email).await;
+    staff.get("/staf/token").await;
+    let csrf = staff.csrf();
+    let (status, page, _) = staff
+        .post(
+            "/staf/token",
+            &[
+                ("csrf", csrf.as_str()),
+                ("name", "SIAK"),
+                ("days", "30"),
+                (scope, "1"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    let at = page.find("id=\"new-token\">").expect("shown once") + "id=\"new-token\">".len();
+    page[at..at + page[at..].find('<').expect("end")].to_owned()
+}
+
+both_engines!(an_agency_system_works_its_inbox_through_the_api);
+
+/// Dispendukcapil's own system pulls its inbox, reads an application with its documents, asks
+/// a fix, then approves and puts the output; the public follows it by code. Another UPP's token
+/// sees nothing of it.
+async fn an_agency_system_works_its_inbox_through_the_api(engine: Engine) {
+    let settings = mpp::http::Settings {
+        sign_in_burst: 1000,
+        ..crate::support::test_settings()
+    };
+    let Some(app) = TestApp::demo_with(engine, settings).await else {
+        return;
+    };
+    let service = service_id(&app, "akta+kelahiran", "penerbitan-akta-kelahiran").await;
+    let mut citizen = signed_in(&app, "api.ibu@contoh.id", "api.ibu@contoh.id").await;
+    let (_, start, _) = citizen.get(&format!("/layanan/{service}/ajukan")).await;
+    let csrf = citizen.csrf();
+    let (_, _, here) = citizen
+        .post(
+            &format!("/layanan/{service}/ajukan"),
+            &[("csrf", &csrf), ("key", &hidden(&start, "key"))],
+        )
+        .await;
+    let here = here.expect("draft");
+    for (field, name, bytes) in [
+        ("surat_kelahiran", "lahir.png", png()),
+        ("kartu_keluarga", "kk.pdf", pdf("kk api")),
+    ] {
+        citizen
+            .post_file(
+                &format!("{here}/dokumen"),
+                &[("csrf", &csrf), ("field", field)],
+                name,
+                bytes,
+            )
+            .await;
+    }
+    let (status, _, _) = citizen
+        .post(
+            &here,
+            &[
+                ("csrf", csrf.as_str()),
+                ("nama_anak", "Api Kecil"),
+                ("tanggal_lahir", "2026-11-20"),
+                ("tempat_lahir", "Kota Batu"),
+                ("jenis_kelamin", "p"),
+                ("nik_ibu", "3579015501950003"),
+                ("orang_tua_menikah", "tidak"),
+                ("aksi", "kirim"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let id = here.trim_start_matches("/akun/permohonan/").to_owned();
+    let tenant = tenant_id(&app, "dispendukcapil").await;
+
+    let token = token_with(&app, "admin.dukcapil@demo.mpp.id", "applications_process").await;
+    let other = token_with(&app, "admin.polres@demo.mpp.id", "applications_process").await;
+    let queue_only = token_with(&app, "admin.dukcapil@demo.mpp.id", "queue_operate").await;
+    let call = |method: reqwest::Method, path: String, token: &str| {
+        app.http.request(method, app.url(&path)).bearer_auth(token)
+    };
+    let inbox = format!("/api/v1/tenants/{tenant}/applications");
+    let listed: serde_json::Value = call(reqwest::Method::GET, inbox.clone(), &token)
+        .send()
+        .await
+        .expect("inbox")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(listed.as_array().expect("list").len(), 1, "{listed}");
+    assert_eq!(listed[0]["state"], "submitted");
+    assert_eq!(
+        call(reqwest::Method::GET, inbox.clone(), &other)
+            .send()
+            .await
+            .expect("inbox")
+            .status(),
+        403,
+        "another UPP's token"
+    );
+    assert_eq!(
+        call(reqwest::Method::GET, inbox.clone(), &queue_only)
+            .send()
+            .await
+            .expect("inbox")
+            .status(),
+        403,
+        "a token without the scope"
+    );
+    let path = format!("/api/v1/applications/{id}");
+    assert_eq!(
+        call(reqwest::Method::GET, path.clone(), &other)
+            .send()
+            .await
+            .expect("get")
+            .status(),
+        404,
+        "not told to another UPP"
+    );
+    let detail: serde_json::Value = call(reqwest::Method::GET, path.clone(), &token)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(detail["answers"]["nama_anak"], "Api Kecil");
+    let documents = detail["documents"].as_array().expect("documents");
+    assert_eq!(documents.len(), 2);
+    let kk = documents
+        .iter()
+        .find(|d| d["field"] == "kartu_keluarga")
+        .expect("kk");
+    let bytes = call(
+        reqwest::Method::GET,
+        format!("{path}/documents/{}", kk["id"].as_str().expect("id")),
+        &token,
+    )
+    .send()
+    .await
+    .expect("document")
+    .bytes()
+    .await
+    .expect("bytes");
+    assert_eq!(bytes.to_vec(), pdf("kk api"));
+
+    let step = |action: &str, note: Option<&str>| {
+        call(reqwest::Method::POST, format!("{path}/steps"), &token)
+            .json(&serde_json::json!({ "action": action, "note": note }))
+            .send()
+    };
+    assert_eq!(step("approve", None).await.expect("step").status(), 409);
+    assert_eq!(step("take", None).await.expect("step").status(), 200);
+    assert_eq!(step("reject", None).await.expect("step").status(), 422);
+    assert_eq!(
+        step("attach_output", None).await.expect("step").status(),
+        400
+    );
+    assert_eq!(step("approve", None).await.expect("step").status(), 200);
+    let output = format!("{path}/output?name=akta.pdf");
+    let refused = call(reqwest::Method::PUT, output.clone(), &token)
+        .body("<html>bukan pdf</html>")
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(refused.status(), 415);
+    let ready: serde_json::Value = call(reqwest::Method::PUT, output, &token)
+        .body(pdf("akta dari SIAK"))
+        .send()
+        .await
+        .expect("put")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(ready["state"], "ready", "{ready}");
+
+    // Anyone follows it by its code, without personal data.
+    let code = ready["tracking_code"].as_str().expect("code").to_owned();
+    let (status, tracked) = app
+        .get_json(&format!("/api/v1/tracking/{}", code.to_lowercase()))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(tracked["state"], "ready");
+    assert!(!tracked.to_string().contains("Api Kecil"));
+    assert_eq!(app.get_json("/api/v1/tracking/bukan-kode").await.0, 400);
+    assert_eq!(
+        app.get_json("/api/v1/tracking/PMH-0000-0000-0000").await.0,
+        404
+    );
+    // The citizen downloads what the system put.
+    let (_, page, _) = citizen.get(&here).await;
+    assert!(page.contains("akta.pdf"), "{page}");
+}

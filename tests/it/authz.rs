@@ -296,6 +296,7 @@ async fn every_route_for_every_role(engine: Engine) {
             let url = app.url(&concrete(path));
             let response = match method.as_str() {
                 "get" => app.http.get(&url).send().await,
+                "put" => app.http.put(&url).body("x").send().await,
                 "patch" => {
                     app.http
                         .patch(&url)
