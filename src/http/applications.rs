@@ -50,6 +50,13 @@ pub struct OfferedForms {
 }
 
 impl OfferedForms {
+    /// Forgets the copy (this node saved a form: the next read asks the database).
+    pub fn forget(&self) {
+        if let Ok(mut g) = self.inner.write() {
+            *g = None;
+        }
+    }
+
     pub async fn offers(&self, db: &crate::storage::Db, service: Uuid) -> bool {
         let fresh = self.inner.read().ok().and_then(|g| {
             g.as_ref()

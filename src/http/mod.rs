@@ -20,6 +20,7 @@ pub mod applications;
 pub mod booking;
 pub mod bundles;
 pub mod errors;
+pub mod form_editor;
 pub mod i18n;
 pub mod pages;
 pub mod queue;
@@ -324,6 +325,11 @@ fn page_routes(
         "/staf/layanan/{id}",
         &[("GET", Staff(EditService)), ("POST", Staff(EditService))],
         get(staff::service_form).post(staff::save_service),
+    )
+    .add(
+        "/staf/layanan/{id}/formulir",
+        &[("GET", Staff(EditService)), ("POST", Staff(EditService))],
+        get(form_editor::edit).post(form_editor::save),
     )
     .add(
         "/staf/mpp/{slug}/upp/{tenant}",

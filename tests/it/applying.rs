@@ -784,3 +784,129 @@ async fn an_agency_system_works_its_inbox_through_the_api(engine: Engine) {
     let (_, page, _) = citizen.get(&here).await;
     assert!(page.contains("akta.pdf"), "{page}");
 }
+
+both_engines!(a_upp_admin_defines_a_form_on_the_web);
+
+/// A UPP admin opens online applications for a service by saving a form, row by row; a wrong
+/// row is shown with its problem and nothing is saved; another UPP's admin cannot.
+async fn a_upp_admin_defines_a_form_on_the_web(engine: Engine) {
+    let settings = mpp::http::Settings {
+        sign_in_burst: 1000,
+        ..crate::support::test_settings()
+    };
+    let Some(app) = TestApp::demo_with(engine, settings).await else {
+        return;
+    };
+    let service = service_id(&app, "kia", "penerbitan-kia").await;
+    let path = format!("/staf/layanan/{service}/formulir");
+    let mut other = staff_signed_in(&app, "admin.polres@demo.mpp.id").await;
+    assert_eq!(other.get(&path).await.0, 403);
+    let mut admin = staff_signed_in(&app, "admin.dukcapil@demo.mpp.id").await;
+    let (status, page, _) = admin.get(&path).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Belum ada formulir"), "{page}");
+    let csrf = admin.csrf();
+    let row = |i: usize, fields: &[(&str, &str)]| -> Vec<(String, String)> {
+        fields
+            .iter()
+            .map(|(k, v)| (format!("{k}_{i}"), (*v).to_owned()))
+            .collect()
+    };
+    let mut form: Vec<(String, String)> =
+        vec![("csrf".into(), csrf.clone()), ("rows".into(), "3".into())];
+    form.extend(row(
+        0,
+        &[
+            ("key", "nama_anak"),
+            ("label_id", "Nama anak"),
+            ("label_en", "Child's name"),
+            ("kind", "text"),
+            ("required", "always"),
+            ("max_length", "100"),
+        ],
+    ));
+    form.extend(row(
+        1,
+        &[
+            ("key", "Akta"),
+            ("label_id", "Akta kelahiran"),
+            ("label_en", "Birth certificate"),
+            ("kind", "document"),
+            ("required", "always"),
+            ("pdf", "1"),
+            ("max_mb", "2"),
+            ("requirement", "1"),
+        ],
+    ));
+    form.extend(row(
+        2,
+        &[
+            ("key", "jenis"),
+            ("label_id", "Jenis"),
+            ("label_en", "Kind"),
+            ("kind", "choice"),
+            ("required", "always"),
+            ("options", "baru | Baru | New\nganti hilang"),
+        ],
+    ));
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (status, page, _) = admin.post(&path, &pairs).await;
+    assert_eq!(status, 422);
+    assert!(
+        page.contains("nilai | Label Indonesia | Label Inggris"),
+        "{page}"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM application_forms").await,
+        3,
+        "nothing saved beyond the demo's three"
+    );
+    let fixed: Vec<(String, String)> = form
+        .into_iter()
+        .map(|(k, v)| match k.as_str() {
+            "key_1" => (k, "akta".to_owned()),
+            "options_2" => (
+                k,
+                "baru | Baru | New\nganti | Ganti yang hilang | Replace a lost one".to_owned(),
+            ),
+            _ => (k, v),
+        })
+        .collect();
+    let pairs: Vec<(&str, &str)> = fixed
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (status, _, location) = admin.post(&path, &pairs).await;
+    assert_eq!(
+        (status, location),
+        (303, Some(format!("{path}?tersimpan=1")))
+    );
+    let (_, page) = app.get_text(&format!("/layanan/{service}")).await;
+    assert!(
+        page.contains(&format!("/layanan/{service}/ajukan")),
+        "the service now takes applications"
+    );
+    let (_, page, _) = admin.get(&path).await;
+    assert!(
+        page.contains("Versi 1") && page.contains("Ganti yang hilang"),
+        "{page}"
+    );
+    // Removing a field saves the next version without it.
+    let mut removed = fixed.clone();
+    removed.push(("remove_2".into(), "1".into()));
+    let pairs: Vec<(&str, &str)> = removed
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(admin.post(&path, &pairs).await.0, 303);
+    let (_, page, _) = admin.get(&path).await;
+    assert!(
+        page.contains("Versi 2") && !page.contains("Ganti yang hilang"),
+        "{page}"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'service.form' AND actor LIKE 'account:%'")
+            .await,
+        2
+    );
+}
