@@ -91,15 +91,11 @@ pub fn render(receipt: &Receipt<'_>) -> Result<Vec<u8>, ReceiptError> {
         text(&mut c, bold, 11.0, 36.0, y, &line);
         y -= 14.0;
     }
-    text(
-        &mut c,
-        font,
-        10.0,
-        36.0,
-        y,
-        &format!("{} · {}", receipt.tenant, receipt.mpp),
-    );
-    y -= 24.0;
+    for line in wrap(&format!("{} · {}", receipt.tenant, receipt.mpp), 68) {
+        text(&mut c, font, 10.0, 36.0, y, &line);
+        y -= 13.0;
+    }
+    y -= 11.0;
     for (id, en, value) in receipt.lines {
         text(&mut c, font, 8.0, 36.0, y, &format!("{id} / {en}"));
         y -= 12.0;
@@ -194,6 +190,9 @@ mod tests {
             tracking_url: "https://mpp.example.id/lacak?kode=PMH-ABCD-EFGH-JKMN",
         })
         .expect("pdf");
+        if let Ok(path) = std::env::var("MPP_RECEIPT_OUT") {
+            std::fs::write(path, &bytes).expect("write");
+        }
         assert!(bytes.starts_with(b"%PDF-"));
         assert!(bytes.ends_with(b"%%EOF") || bytes.ends_with(b"%%EOF\n"));
         let text = String::from_utf8_lossy(&bytes);
