@@ -281,6 +281,9 @@ async fn pages_pass_automated_accessibility_checks(engine: Engine) {
         "/masuk/kode?ref=0190a1b2-0000-7000-8000-000000000000".to_owned(),
         "/dev/outbox".to_owned(),
         format!("{service}?lang=en"),
+        "/lacak".to_owned(),
+        "/lacak?kode=abc".to_owned(),
+        "/lacak?kode=PMH-0000-0000-0000".to_owned(),
     ];
     for path in &pages {
         c.goto(&app.url(path)).await.expect("page");
@@ -525,6 +528,20 @@ async fn upp_admin_edits_a_fee_and_an_officer_of_another_upp_cannot(engine: Engi
         c.goto(&edit_url).await.expect("edit page");
         let violations = axe_violations(c, axe).await;
         assert!(violations.is_empty(), "{edit_url}: {violations:#?}");
+        // The service's application form editor, and the UPP's inbox.
+        let form_url = edit_url.replace("?tersimpan=1", "/formulir");
+        c.goto(&form_url).await.expect("form editor");
+        let violations = axe_violations(c, axe).await;
+        assert!(violations.is_empty(), "{form_url}: {violations:#?}");
+        c.goto(&app.url("/staf")).await.expect("staff area");
+        c.find(Locator::LinkText("Kotak masuk permohonan"))
+            .await
+            .expect("inbox link")
+            .click()
+            .await
+            .expect("open");
+        let violations = axe_violations(c, axe).await;
+        assert!(violations.is_empty(), "inbox: {violations:#?}");
     }
     let public = edit_url
         .replace("/staf/layanan/", "/layanan/")
