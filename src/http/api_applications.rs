@@ -287,33 +287,7 @@ pub async fn get_document(
         Ok(found) => found,
         Err(r) => return r,
     };
-    let found = match Uuid::parse_str(&doc) {
-        Ok(d) => store::document(&app.db, d).await,
-        Err(_) => Ok(None),
-    };
-    let doc = match found {
-        Ok(Some(d)) if d.application_id == row.id => d,
-        Ok(_) => return ApiError::not_found("Dokumen", "Document").into_response(),
-        Err(e) => return ApiError::internal(&e).into_response(),
-    };
-    match app
-        .settings
-        .blobs
-        .get(&app.settings.keys, &doc.sha256)
-        .await
-    {
-        Ok(bytes) => {
-            let mut response = bytes.into_response();
-            if let Ok(v) = HeaderValue::from_str(&doc.content_type) {
-                response.headers_mut().insert(header::CONTENT_TYPE, v);
-            }
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
-        }
-        Err(e) => ApiError::internal(&e).into_response(),
-    }
+    send(&app, &row, &doc).await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -593,4 +567,115 @@ pub async fn track(
         standing: standing_of(&app, &catalog, &place, &row).map(|s| standing_code(s).to_owned()),
     })
     .into_response()
+}
+
+// ---------------------------------------------------------------------------------------------
+// A citizen's app follows their own applications.
+
+/// The signed-in citizen's applications (drafts too), newest first.
+#[utoipa::path(get, path = "/api/v1/me/applications", tag = "applications",
+    security(("bearer" = [])),
+    responses((status = 200, body = Vec<ApplicationSummary>),
+              (status = 401, body = Problem, content_type = "application/problem+json")))]
+pub async fn my_applications(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    let session = match super::api_queue::citizen(&app, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    match store::of_account(&app.db, session.account_id).await {
+        Ok(rows) => Json(rows.iter().map(|r| summary(&app, r)).collect::<Vec<_>>()).into_response(),
+        Err(e) => ApiError::internal(&e).into_response(),
+    }
+}
+
+/// One's own application, or a 404 (also for someone else's).
+async fn own(app: &AppState, headers: &HeaderMap, id: &str) -> Result<ApplicationRow, Response> {
+    let session = super::api_queue::citizen(app, headers).await?;
+    let not_found = || ApiError::not_found("Permohonan", "Application").into_response();
+    let id = Uuid::parse_str(id).map_err(|_| not_found())?;
+    store::application(&app.db, id)
+        .await
+        .map_err(|e| ApiError::internal(&e).into_response())?
+        .filter(|r| r.account_id == Some(session.account_id))
+        .ok_or_else(not_found)
+}
+
+/// One of the citizen's own applications with its answers, documents and history (what to
+/// fix is in the history's notes).
+#[utoipa::path(get, path = "/api/v1/me/applications/{id}", tag = "applications",
+    params(("id" = Uuid, Path, description = "The application id")),
+    security(("bearer" = [])),
+    responses((status = 200, body = ApplicationDetail),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn my_application(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+) -> Response {
+    let id = id.map(|Path(p)| p).unwrap_or_default();
+    let row = match own(&app, &headers, &id).await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    match detail(&app, &row).await {
+        Ok(d) => Json(d).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// A document of one's own application (an upload, or the output once ready).
+#[utoipa::path(get, path = "/api/v1/me/applications/{id}/documents/{document}", tag = "applications",
+    params(("id" = Uuid, Path, description = "The application id"),
+           ("document" = Uuid, Path, description = "The document id")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The document's bytes", content_type = "application/octet-stream"),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn my_document(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    ids: Result<Path<(String, String)>, PathRejection>,
+) -> Response {
+    let (id, doc) = ids.map(|Path(p)| p).unwrap_or_default();
+    let row = match own(&app, &headers, &id).await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    send(&app, &row, &doc).await
+}
+
+/// A document of `row` as a download.
+async fn send(app: &AppState, row: &ApplicationRow, doc: &str) -> Response {
+    let found = match Uuid::parse_str(doc) {
+        Ok(d) => store::document(&app.db, d).await,
+        Err(_) => Ok(None),
+    };
+    let doc = match found {
+        Ok(Some(d)) if d.application_id == row.id => d,
+        Ok(_) => return ApiError::not_found("Dokumen", "Document").into_response(),
+        Err(e) => return ApiError::internal(&e).into_response(),
+    };
+    match app
+        .settings
+        .blobs
+        .get(&app.settings.keys, &doc.sha256)
+        .await
+    {
+        Ok(bytes) => {
+            let mut response = bytes.into_response();
+            if let Ok(v) = HeaderValue::from_str(&doc.content_type) {
+                response.headers_mut().insert(header::CONTENT_TYPE, v);
+            }
+            response.headers_mut().insert(
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_static("attachment"),
+            );
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(e) => ApiError::internal(&e).into_response(),
+    }
 }

@@ -89,7 +89,10 @@ fn citizen_unauthorized() -> Response {
 }
 
 /// The citizen behind an `Authorization: Bearer` session token.
-async fn citizen(app: &AppState, headers: &HeaderMap) -> Result<SessionAccount, Response> {
+pub(super) async fn citizen(
+    app: &AppState,
+    headers: &HeaderMap,
+) -> Result<SessionAccount, Response> {
     let Some(token) = bearer(headers) else {
         return Err(citizen_unauthorized());
     };

@@ -641,6 +641,13 @@ pub const API_ACCESS: &[(&str, &str, Access)] = &[
         ),
     ),
     ("get", "/api/v1/tracking/{code}", Access::Public),
+    ("get", "/api/v1/me/applications", Access::Citizen),
+    ("get", "/api/v1/me/applications/{id}", Access::Citizen),
+    (
+        "get",
+        "/api/v1/me/applications/{id}/documents/{document}",
+        Access::Citizen,
+    ),
     ("get", "/api/v1/templates", Access::Public),
     ("get", "/api/v1/templates/{slug}", Access::Public),
     ("get", "/healthz", Access::Public),
@@ -669,6 +676,9 @@ fn api_router(sign_in_burst: u32, proxies: &Arc<Vec<std::net::IpAddr>>) -> OpenA
         .routes(routes!(api_applications::get_application))
         .routes(routes!(api_applications::get_document))
         .routes(routes!(api_applications::post_step))
+        .routes(routes!(api_applications::my_applications))
+        .routes(routes!(api_applications::my_application))
+        .routes(routes!(api_applications::my_document))
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(api_applications::put_output))

@@ -139,15 +139,38 @@ impl<'a> Browser<'a> {
 
 /// The code sent to `who`, read from the development outbox once delivered.
 pub(crate) async fn code_for(app: &TestApp, who: &str) -> String {
+    code_after(app, who, None).await
+}
+
+/// The newest sign-in code delivered to `who` so far, if any (without waiting).
+pub(crate) async fn latest_code(app: &TestApp, who: &str) -> Option<String> {
+    const CODE: &str = "Kode masuk MPP Digital Anda: ";
+    let (_, html) = app.get_text("/dev/outbox").await;
+    html.split("<li class=\"card\">")
+        .filter(|m| m.contains(who))
+        .find_map(|m| {
+            m.find(CODE)
+                .map(|at| m[at + CODE.len()..at + CODE.len() + 6].to_owned())
+        })
+}
+
+/// The newest sign-in code delivered to `who` (messages are listed newest first), other than
+/// `used`: a later sign-in of the same person waits for its own code.
+pub(crate) async fn code_after(app: &TestApp, who: &str, used: Option<&str>) -> String {
+    const CODE: &str = "Kode masuk MPP Digital Anda: ";
     for _ in 0..100 {
         let (_, html) = app.get_text("/dev/outbox").await;
-        if let Some(at) = html.find(who) {
-            let rest = &html[at..];
-            let start = rest
-                .find("Kode masuk MPP Digital Anda: ")
-                .expect("the message")
-                + "Kode masuk MPP Digital Anda: ".len();
-            return rest[start..start + 6].to_owned();
+        let newest = html
+            .split("<li class=\"card\">")
+            .filter(|m| m.contains(who))
+            .find_map(|m| {
+                m.find(CODE)
+                    .map(|at| m[at + CODE.len()..at + CODE.len() + 6].to_owned())
+            });
+        if let Some(code) = newest
+            && Some(code.as_str()) != used
+        {
+            return code;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }

@@ -780,9 +780,61 @@ async fn an_agency_system_works_its_inbox_through_the_api(engine: Engine) {
         app.get_json("/api/v1/tracking/PMH-0000-0000-0000").await.0,
         404
     );
-    // The citizen downloads what the system put.
+    // The citizen downloads what the system put, on the page and in their app.
     let (_, page, _) = citizen.get(&here).await;
     assert!(page.contains("akta.pdf"), "{page}");
+    let mine = crate::queue_api::session_token(&app, "api.ibu@contoh.id").await;
+    let stranger = crate::queue_api::session_token(&app, "api.orang@contoh.id").await;
+    let listed: serde_json::Value = call(
+        reqwest::Method::GET,
+        "/api/v1/me/applications".into(),
+        &mine,
+    )
+    .send()
+    .await
+    .expect("list")
+    .json()
+    .await
+    .expect("json");
+    assert_eq!(listed.as_array().expect("list").len(), 1);
+    let me = format!("/api/v1/me/applications/{id}");
+    assert_eq!(
+        call(reqwest::Method::GET, me.clone(), &stranger)
+            .send()
+            .await
+            .expect("get")
+            .status(),
+        404
+    );
+    let detail: serde_json::Value = call(reqwest::Method::GET, me.clone(), &mine)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(detail["state"], "ready");
+    let output = detail["documents"]
+        .as_array()
+        .expect("documents")
+        .iter()
+        .find(|d| d["kind"] == "output")
+        .expect("output")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let bytes = call(
+        reqwest::Method::GET,
+        format!("{me}/documents/{output}"),
+        &mine,
+    )
+    .send()
+    .await
+    .expect("download")
+    .bytes()
+    .await
+    .expect("bytes");
+    assert_eq!(bytes.to_vec(), pdf("akta dari SIAK"));
 }
 
 both_engines!(a_upp_admin_defines_a_form_on_the_web);
