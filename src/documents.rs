@@ -122,8 +122,14 @@ impl BlobStore {
                 for file in std::fs::read_dir(dir.path())? {
                     let file = file?;
                     let name = file.file_name().to_string_lossy().into_owned();
-                    if name.len() == 64 && file.metadata()?.modified()? < cutoff {
+                    if file.metadata()?.modified()? >= cutoff {
+                        continue;
+                    }
+                    if name.len() == 64 {
                         out.push(name);
+                    } else if name.starts_with(".tmp-") {
+                        // A write a crash interrupted: never named by anything.
+                        std::fs::remove_file(file.path())?;
                     }
                 }
             }

@@ -100,7 +100,7 @@ pub async fn check_once(
             })
             .collect();
         let scope = catalog.place(mpp, Some(tenant)).audit_path();
-        if store::raise_flag(db, a.id, flag, &messages, &scope, now).await? {
+        if store::raise_flag(db, a.id, &a.due_on, flag, &messages, &scope, now).await? {
             raised += 1;
         }
     }

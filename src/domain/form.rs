@@ -102,8 +102,13 @@ fn problem(key: &str, id: impl Into<String>, en: impl Into<String>) -> FieldProb
     }
 }
 
+/// Names the application pages use for their own form fields (and the officer's output): a
+/// field may not take them, or its answer would be read as the page's own.
+pub const RESERVED_KEYS: &[&str] = &["csrf", "aksi", "field", "berkas", "key", "rows", "output"];
+
 fn valid_key(key: &str) -> bool {
-    !key.is_empty()
+    !RESERVED_KEYS.contains(&key)
+        && !key.is_empty()
         && key.len() <= 40
         && key
             .bytes()
@@ -120,8 +125,8 @@ impl FormDef {
             if !valid_key(key) {
                 out.push(problem(
                     key,
-                    "Kunci isian hanya huruf kecil, angka dan garis bawah, paling panjang 40.",
-                    "A field key is lowercase letters, digits and underscores, at most 40.",
+                    "Kunci isian hanya huruf kecil, angka dan garis bawah, paling panjang 40, dan bukan csrf, aksi, field, berkas, key, rows atau output.",
+                    "A field key is lowercase letters, digits and underscores, at most 40, and not csrf, aksi, field, berkas, key, rows or output.",
                 ));
             }
             if earlier.contains_key(key) {
@@ -575,5 +580,21 @@ mod tests {
             }],
         };
         assert_eq!(merge(&[&birth, &clash]), Err(vec!["nama_anak".to_owned()]));
+    }
+
+    #[test]
+    fn the_pages_own_field_names_are_not_keys() {
+        for key in RESERVED_KEYS {
+            let form = FormDef {
+                fields: vec![Field {
+                    key: (*key).into(),
+                    label_id: "x".into(),
+                    label_en: "x".into(),
+                    kind: FieldKind::Date,
+                    required: Required::Never,
+                }],
+            };
+            assert_eq!(form.problems(0).len(), 1, "{key}");
+        }
     }
 }

@@ -762,6 +762,8 @@ pub async fn get_template(
 /// The staff member behind an `Authorization: Bearer` token that carries `scope`.
 pub struct TokenHolder {
     pub token_id: Uuid,
+    /// The staff member the token acts for.
+    pub account_id: Uuid,
     pub grants: Vec<crate::domain::roles::Grant>,
 }
 
@@ -829,6 +831,7 @@ pub async fn token_holder(
         .collect();
     Ok(TokenHolder {
         token_id: row.id,
+        account_id: row.account_id,
         grants,
     })
 }

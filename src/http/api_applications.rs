@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -140,7 +140,7 @@ async fn processable(
     app: &AppState,
     headers: &HeaderMap,
     id: Result<Path<String>, PathRejection>,
-) -> Result<(ApplicationRow, String), Response> {
+) -> Result<(ApplicationRow, String, Uuid), Response> {
     let holder = token_holder(app, headers, SCOPE).await?;
     let not_found = || ApiError::not_found("Permohonan", "Application").into_response();
     let id = id
@@ -161,7 +161,7 @@ async fn processable(
     ) {
         return Err(not_found());
     }
-    Ok((row, format!("token:{}", holder.token_id)))
+    Ok((row, format!("token:{}", holder.token_id), holder.account_id))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -212,7 +212,7 @@ pub async fn get_application(
     headers: HeaderMap,
     id: Result<Path<String>, PathRejection>,
 ) -> Response {
-    let (row, _) = match processable(&app, &headers, id).await {
+    let (row, _, _) = match processable(&app, &headers, id).await {
         Ok(found) => found,
         Err(r) => return r,
     };
@@ -283,7 +283,7 @@ pub async fn get_document(
         Ok(Path(pair)) => pair,
         Err(_) => return ApiError::not_found("Dokumen", "Document").into_response(),
     };
-    let (row, _) = match processable(&app, &headers, Ok(Path(id))).await {
+    let (row, _, _) = match processable(&app, &headers, Ok(Path(id))).await {
         Ok(found) => found,
         Err(r) => return r,
     };
@@ -325,7 +325,7 @@ async fn take(
     app: &AppState,
     row: &ApplicationRow,
     action: ApplicationAction,
-    actor: &str,
+    (actor, officer): (&str, Uuid),
     note: Option<&str>,
     document: Option<NewDocument<'_>>,
 ) -> Result<ApplicationSummary, ApiError> {
@@ -337,7 +337,7 @@ async fn take(
     let updated = store::step(
         &app.db,
         row.id,
-        prepared.step(action, actor, None, None, document),
+        prepared.step(action, actor, None, Some(officer), document),
         Utc::now(),
     )
     .await
@@ -363,7 +363,7 @@ pub async fn post_step(
     id: Result<Path<String>, PathRejection>,
     body: Result<Json<StepIn>, JsonRejection>,
 ) -> Response {
-    let (row, actor) = match processable(&app, &headers, id).await {
+    let (row, actor, officer) = match processable(&app, &headers, id).await {
         Ok(found) => found,
         Err(r) => return r,
     };
@@ -402,8 +402,9 @@ pub async fn post_step(
         )
         .into_response();
     }
-    let note = (!note.is_empty()).then_some(note.as_str());
-    match take(&app, &row, action, &actor, note, None).await {
+    // A note is for the citizen, and only where the step calls for one.
+    let note = (action.needs_note() && !note.is_empty()).then_some(note.as_str());
+    match take(&app, &row, action, (&actor, officer), note, None).await {
         Ok(s) => Json(s).into_response(),
         Err(e) => e.into_response(),
     }
@@ -433,13 +434,15 @@ pub async fn put_output(
     headers: HeaderMap,
     id: Result<Path<String>, PathRejection>,
     params: Result<Query<OutputParams>, QueryRejection>,
-    body: Bytes,
+    body: Body,
 ) -> Response {
-    let (row, actor) = match processable(&app, &headers, id).await {
+    // The token is checked before the body is read.
+    let (row, actor, officer) = match processable(&app, &headers, id).await {
         Ok(found) => found,
         Err(r) => return r,
     };
-    if body.len() as u64 > crate::domain::form::MAX_DOCUMENT_BYTES {
+    let limit = usize::try_from(crate::domain::form::MAX_DOCUMENT_BYTES).unwrap_or(usize::MAX);
+    let Ok(body) = axum::body::to_bytes(body, limit).await else {
         return ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_large",
@@ -447,7 +450,7 @@ pub async fn put_output(
             "The file is too large (at most 10 MB).",
         )
         .into_response();
-    }
+    };
     let Some(kind) = crate::documents::sniff(&body) else {
         return ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -499,7 +502,7 @@ pub async fn put_output(
         &app,
         &row,
         ApplicationAction::AttachOutput,
-        &actor,
+        (&actor, officer),
         None,
         Some(document),
     )

@@ -1007,6 +1007,13 @@ pub async fn withdraw(
         return Ok(Redirect::to("/masuk").into_response());
     };
     let row = own_application(&app, lang, &here, &id, session.account_id).await?;
+    // A draft was never received: it is deleted, with its documents, rather than kept.
+    if row.state == "draft" {
+        store::discard_draft(&app.db, row.id, session.account_id)
+            .await
+            .map_err(|e| PageError::internal(lang, &here, &e))?;
+        return Ok(Redirect::to("/akun/permohonan").into_response());
+    }
     let catalog = app.catalog.get();
     let place = place_of(&catalog, &row).ok_or_else(|| PageError::not_found(lang, &here))?;
     let actor = format!("account:{}", session.account_id);
@@ -1226,6 +1233,13 @@ pub async fn upload(
             "This document field is not in the form.",
         ));
     };
+    // Bytes are stored only for an application the citizen may still change.
+    if !store::held_by(&app.db, row.id, session.account_id)
+        .await
+        .map_err(|e| PageError::internal(lang, &here, &e))?
+    {
+        return Err(not_held(lang));
+    }
     let (name, bytes) = upload.file.unwrap_or_default();
     let stored = store_file(&app, lang, &here, &name, &bytes, &types, max_bytes).await?;
     let (address, content_type, size, name_sealed) = match stored {
@@ -1265,15 +1279,33 @@ pub async fn upload(
     )
     .await
     .map_err(|e| PageError::internal(lang, &here, &e))?;
-    if !added {
-        return Err(PageError::status(
-            lang,
-            StatusCode::CONFLICT,
-            "Permohonan ini sudah dikirim; dokumennya tidak dapat diubah lagi.",
-            "This application was already sent; its documents can no longer be changed.",
-        ));
+    if let Some(refusal) = upload_refusal(lang, added) {
+        return Err(refusal);
     }
     Ok(Redirect::to(&format!("{here}?pesan=terunggah#isian-{key}")).into_response())
+}
+
+/// Why an upload was not recorded, if it was not.
+pub(super) fn upload_refusal(lang: Lang, added: store::Added) -> Option<PageError> {
+    match added {
+        store::Added::Yes => None,
+        store::Added::NotHeld => Some(not_held(lang)),
+        store::Added::TooMany => Some(PageError::status(
+            lang,
+            StatusCode::CONFLICT,
+            "Permohonan ini sudah memuat terlalu banyak dokumen; hubungi MPP.",
+            "This application already holds too many documents; contact the MPP.",
+        )),
+    }
+}
+
+pub(super) fn not_held(lang: Lang) -> PageError {
+    PageError::status(
+        lang,
+        StatusCode::CONFLICT,
+        "Permohonan ini sudah dikirim; dokumennya tidak dapat diubah lagi.",
+        "This application was already sent; its documents can no longer be changed.",
+    )
 }
 
 /// A document's bytes as a download.
@@ -1981,7 +2013,8 @@ pub async fn office_step(
         &actor,
         None,
         Some(staff.account_id),
-        (!note.is_empty()).then_some(note.as_str()),
+        // A note is for the citizen, and only where the step calls for one.
+        (action.needs_note() && !note.is_empty()).then_some(note.as_str()),
         None,
     )
     .await?

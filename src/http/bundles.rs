@@ -22,9 +22,9 @@ use uuid::Uuid;
 use super::AppState;
 use super::account::{PairsForm, check_csrf, checked_form, csrf, csrf_forms, render, signed_in};
 use super::applications::{
-    FieldView, Prepared, UploadProblem, day_text, field_views, form_of, limit_text, open_answers,
-    place_of, read_upload, seal_answers, state_words, step_refusal, store_file, today,
-    upload_unreadable,
+    FieldView, Prepared, UploadProblem, day_text, field_views, form_of, limit_text, not_held,
+    open_answers, place_of, read_upload, seal_answers, state_words, step_refusal, store_file,
+    today, upload_refusal, upload_unreadable,
 };
 use super::errors::PageError;
 use super::i18n::{Lang, Texts};
@@ -592,6 +592,9 @@ pub async fn upload(
             "This document field is not in the form.",
         ));
     };
+    if members.is_empty() || members.iter().any(|m| m.state != "draft") {
+        return Err(not_held(lang));
+    }
     let (name, bytes) = upload.file.unwrap_or_default();
     let stored = store_file(&app, lang, &here, &name, &bytes, &types, max_bytes).await?;
     let (address, content_type, size, name_sealed) = match stored {
@@ -639,13 +642,8 @@ pub async fn upload(
     )
     .await
     .map_err(|e| PageError::internal(lang, &here, &e))?;
-    if !added {
-        return Err(PageError::status(
-            lang,
-            StatusCode::CONFLICT,
-            "Paket ini sudah dikirim; dokumennya tidak dapat diubah lagi.",
-            "This bundle was already sent; its documents can no longer be changed.",
-        ));
+    if let Some(refusal) = upload_refusal(lang, added) {
+        return Err(refusal);
     }
     Ok(Redirect::to(&format!("{here}?pesan=terunggah")).into_response())
 }
@@ -800,16 +798,23 @@ pub async fn compose(
     let field = |name: &str| form.first(name).unwrap_or_default().trim().to_owned();
     let (name_id, name_en) = (field("name_id"), field("name_en"));
     let (description_id, description_en) = (field("description_id"), field("description_en"));
-    let chosen: Vec<Uuid> = form
-        .all("service")
-        .filter_map(|s| Uuid::parse_str(s).ok())
-        .collect();
+    let mut chosen: Vec<Uuid> = Vec::new();
+    for s in form.all("service").filter_map(|s| Uuid::parse_str(s).ok()) {
+        if !chosen.contains(&s) {
+            chosen.push(s);
+        }
+    }
     let refuse = |id: &str, en: &str| Some(lang.pick(id, en).to_owned());
     let mut error = None;
-    if name_id.chars().count() < 3 || name_en.chars().count() < 3 || name_id.chars().count() > 80 {
+    let length = |t: &str| t.chars().count();
+    if !(3..=80).contains(&length(&name_id))
+        || !(3..=80).contains(&length(&name_en))
+        || length(&description_id) > 500
+        || length(&description_en) > 500
+    {
         error = refuse(
-            "Beri nama paket dalam bahasa Indonesia dan Inggris (3–80 karakter).",
-            "Name the bundle in Indonesian and English (3–80 characters).",
+            "Beri nama paket dalam bahasa Indonesia dan Inggris (3–80 karakter), keterangan paling banyak 500 karakter.",
+            "Name the bundle in Indonesian and English (3–80 characters), with descriptions of at most 500.",
         );
     }
     let mut forms = Vec::new();
@@ -845,6 +850,21 @@ pub async fn compose(
             keys.join(", ")
         ));
     }
+    let slug = crate::domain::slug::Slug::from_name(&name_id)
+        .map(|s| s.as_str().to_owned())
+        .unwrap_or_else(|| Uuid::now_v7().to_string());
+    if error.is_none()
+        && bundles::of_mpp(&app.db, mpp.id)
+            .await
+            .map_err(|e| PageError::internal(lang, &here, &e))?
+            .iter()
+            .any(|b| b.slug == slug)
+    {
+        error = refuse(
+            "Nama paket ini sudah dipakai paket lain di MPP ini.",
+            "Another bundle of this MPP already has this name.",
+        );
+    }
     if error.is_some() {
         return compose_page(
             &app,
@@ -857,9 +877,6 @@ pub async fn compose(
         )
         .await;
     }
-    let slug = crate::domain::slug::Slug::from_name(&name_id)
-        .map(|s| s.as_str().to_owned())
-        .unwrap_or_else(|| Uuid::now_v7().to_string());
     bundles::save(
         &app.db,
         bundles::NewBundle {

@@ -418,6 +418,7 @@ pub async fn save(
         }
     }
     let definition = FormDef { fields };
+    let empty = rows.is_empty();
     if !wrong {
         for p in definition.problems(service.requirements.len()) {
             if let Some(row) = rows.iter_mut().find(|r| r.key.trim() == p.key) {
@@ -430,7 +431,7 @@ pub async fn save(
             }
         }
     }
-    if wrong {
+    if wrong || empty {
         let version = form_of(&app, service.id).await?.map(|(_, v)| v);
         rows.extend(std::iter::repeat_with(Row::blank).take(BLANK_ROWS));
         return editor(
@@ -442,10 +443,17 @@ pub async fn save(
             version,
             rows,
             Some(
-                lang.pick(
-                    "Formulir belum disimpan: perbaiki baris yang ditandai.",
-                    "The form was not saved: fix the marked rows.",
-                )
+                if empty {
+                    lang.pick(
+                        "Formulir perlu sedikitnya satu isian.",
+                        "A form needs at least one field.",
+                    )
+                } else {
+                    lang.pick(
+                        "Formulir belum disimpan: perbaiki baris yang ditandai.",
+                        "The form was not saved: fix the marked rows.",
+                    )
+                }
                 .to_owned(),
             ),
             false,

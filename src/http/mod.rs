@@ -785,9 +785,13 @@ pub fn router(db: Db, catalog: SharedCatalog, settings: Settings) -> Router {
 
 /// The path as logged: secrets carried in a path (invitation and reset links) are cut off.
 fn logged_path(path: &str) -> &str {
-    match path.strip_prefix("/staf/tautan/") {
-        Some(_) => "/staf/tautan/…",
-        None => path,
+    if path.starts_with("/staf/tautan/") {
+        "/staf/tautan/…"
+    } else if path.starts_with("/api/v1/tracking/") {
+        // A tracking code is a key to an application's status.
+        "/api/v1/tracking/…"
+    } else {
+        path
     }
 }
 

@@ -72,18 +72,10 @@ pub enum CodeError {
 pub async fn create_code(db: &Db, code: NewCode<'_>, now: DateTime<Utc>) -> Result<(), CodeError> {
     let since = timestamp(now - Duration::minutes(CODE_WINDOW_MINUTES));
     let created = timestamp(now);
+    // A write first: on SQLite the transaction then holds the write lock from its start, so
+    // concurrent sign-ins wait their turn instead of failing with "database is locked" when a
+    // read-then-write transaction finds another writer committed in between.
     let mut tx = db.begin().await?;
-    let recent: i64 = on_tx!(&mut tx, conn => {
-        sqlx::query_scalar("SELECT COUNT(*) FROM login_codes WHERE identifier_hash = $1 AND created_at > $2")
-            .bind(code.identifier_hash)
-            .bind(&since)
-            .fetch_one(conn)
-            .await
-    })
-    .map_err(StorageError::from)?;
-    if recent >= MAX_CODES_PER_WINDOW {
-        return Err(CodeError::RateLimited);
-    }
     on_tx!(&mut tx, conn => async {
         sqlx::query(
             "INSERT INTO login_codes (id, identifier_kind, identifier_hash, identifier_sealed, code_hash, \
@@ -102,6 +94,18 @@ pub async fn create_code(db: &Db, code: NewCode<'_>, now: DateTime<Utc>) -> Resu
         Ok::<(), sqlx::Error>(())
     }.await)
     .map_err(StorageError::from)?;
+    // Counted with the new code: over the limit, the transaction is dropped (rolled back).
+    let recent: i64 = on_tx!(&mut tx, conn => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM login_codes WHERE identifier_hash = $1 AND created_at > $2")
+            .bind(code.identifier_hash)
+            .bind(&since)
+            .fetch_one(conn)
+            .await
+    })
+    .map_err(StorageError::from)?;
+    if recent > MAX_CODES_PER_WINDOW {
+        return Err(CodeError::RateLimited);
+    }
     tx.commit().await?;
     Ok(())
 }
@@ -413,6 +417,13 @@ pub async fn delete_account(db: &Db, account_id: Uuid) -> Result<(), StorageErro
             sqlx::query("DELETE FROM login_codes WHERE identifier_hash = $1").bind(&hash).execute(&mut *conn).await?;
         }
         sqlx::query("DELETE FROM sessions WHERE account_id = $1").bind(account_id).execute(&mut *conn).await?;
+        // Drafts were never received: they go, with their documents' rows (the bytes follow
+        // with the orphan sweep). Sent applications stay as records without the account.
+        sqlx::query("DELETE FROM documents WHERE application_id IN \
+                     (SELECT id FROM applications WHERE account_id = $1 AND state = 'draft')")
+            .bind(account_id).execute(&mut *conn).await?;
+        sqlx::query("DELETE FROM applications WHERE account_id = $1 AND state = 'draft'")
+            .bind(account_id).execute(&mut *conn).await?;
         sqlx::query("DELETE FROM accounts WHERE id = $1").bind(account_id).execute(&mut *conn).await?;
         Ok::<(), sqlx::Error>(())
     }.await)?;

@@ -259,8 +259,10 @@ pub async fn step_in(
     });
     let due_on = (step.due)(&entered).map(|d| d.format("%Y-%m-%d").to_string());
     let updated: ApplicationRow = on_tx!(tx, conn => {
-        sqlx::query_as(concat!("UPDATE applications SET state = $2, assignee_id = $3, due_on = $4 WHERE id = $1 RETURNING ",
-                               application_columns!()))
+        // A new due date (a resubmission moved it) is watched afresh.
+        sqlx::query_as(concat!("UPDATE applications SET state = $2, assignee_id = $3, due_on = $4, \
+                                sla_flag = CASE WHEN due_on IS NOT DISTINCT FROM $4 THEN sla_flag ELSE NULL END \
+                                WHERE id = $1 RETURNING ", application_columns!()))
             .bind(id).bind(next.as_str()).bind(assignee).bind(&due_on)
             .fetch_one(conn).await
     })?;
@@ -310,8 +312,14 @@ async fn insert_document(
     now_text: &str,
 ) -> Result<(), StorageError> {
     on_tx!(tx, conn => async {
-        sqlx::query("UPDATE documents SET replaced_at = $3 WHERE application_id = $1 AND field_key = $2 AND replaced_at IS NULL")
-            .bind(application_id).bind(doc.field_key).bind(now_text).execute(&mut *conn).await?;
+        // While a draft, a replaced upload is not part of any record: its row goes (and its
+        // bytes with the orphan sweep). Once sent, the earlier document stays as history.
+        sqlx::query("DELETE FROM documents WHERE application_id = $1 AND field_key = $2 AND kind = $3 \
+                     AND replaced_at IS NULL AND (SELECT state FROM applications WHERE id = $1) = 'draft'")
+            .bind(application_id).bind(doc.field_key).bind(doc.kind).execute(&mut *conn).await?;
+        sqlx::query("UPDATE documents SET replaced_at = $3 WHERE application_id = $1 AND field_key = $2 AND kind = $4 \
+                     AND replaced_at IS NULL")
+            .bind(application_id).bind(doc.field_key).bind(now_text).bind(doc.kind).execute(&mut *conn).await?;
         sqlx::query("INSERT INTO documents (id, application_id, field_key, kind, sha256, content_type, size_bytes, \
                      name_sealed, uploaded_by, uploaded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
             .bind(Uuid::now_v7()).bind(application_id).bind(doc.field_key).bind(doc.kind).bind(doc.sha256)
@@ -322,30 +330,62 @@ async fn insert_document(
     Ok(())
 }
 
+/// Documents an application may have recorded in all (current and replaced): enough for any
+/// form and its revisions, not for filling a disk.
+pub const MAX_DOCUMENTS_PER_APPLICATION: i64 = 60;
+
+/// What became of an upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Added {
+    Yes,
+    /// Not the citizen's, or not theirs to change any more: nothing written.
+    NotHeld,
+    /// The application has [`MAX_DOCUMENTS_PER_APPLICATION`] already: nothing written.
+    TooMany,
+}
+
 /// Records a citizen's upload to a document field of their own application while they hold
 /// it (draft, or sent back for revision); it takes the place of the field's earlier document.
-/// False when the application is not theirs or not theirs to change: nothing is written.
 pub async fn add_document(
     db: &Db,
     application_id: Uuid,
     account_id: Uuid,
     doc: NewDocument<'_>,
     now: DateTime<Utc>,
+) -> Result<Added, StorageError> {
+    add_document_to_all(db, &[application_id], account_id, doc, now).await
+}
+
+/// Whether the citizen holds the application now (draft, or sent back for a fix): checked
+/// before an upload's bytes are stored.
+pub async fn held_by(
+    db: &Db,
+    application_id: Uuid,
+    account_id: Uuid,
 ) -> Result<bool, StorageError> {
-    let now_text = timestamp(now);
-    let mut tx = db.begin().await?;
-    let held = on_tx!(&mut tx, conn => {
-        sqlx::query("UPDATE applications SET updated_at = $3 WHERE id = $1 AND account_id = $2 \
-                     AND state IN ('draft', 'needs_revision')")
-            .bind(application_id).bind(account_id).bind(&now_text)
-            .execute(conn).await.map(|r| r.rows_affected())
+    let n: i64 = on_pool!(db, pool => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM applications WHERE id = $1 AND account_id = $2 \
+                            AND state IN ('draft', 'needs_revision')")
+            .bind(application_id).bind(account_id).fetch_one(pool).await
     })?;
-    if held != 1 {
-        return Ok(false);
-    }
-    insert_document(&mut tx, application_id, &doc, &now_text).await?;
+    Ok(n == 1)
+}
+
+/// Deletes a citizen's own draft that was never sent, with its documents' rows (their bytes
+/// go with the orphan sweep): nothing of it was ever received, so nothing of it is kept.
+pub async fn discard_draft(db: &Db, id: Uuid, account_id: Uuid) -> Result<bool, StorageError> {
+    let mut tx = db.begin().await?;
+    let n = on_tx!(&mut tx, conn => async {
+        let n = sqlx::query("UPDATE applications SET updated_at = updated_at WHERE id = $1 AND account_id = $2 AND state = 'draft'")
+            .bind(id).bind(account_id).execute(&mut *conn).await?.rows_affected();
+        if n == 1 {
+            sqlx::query("DELETE FROM documents WHERE application_id = $1").bind(id).execute(&mut *conn).await?;
+            sqlx::query("DELETE FROM applications WHERE id = $1").bind(id).execute(&mut *conn).await?;
+        }
+        Ok::<u64, sqlx::Error>(n)
+    }.await)?;
     tx.commit().await?;
-    Ok(true)
+    Ok(n == 1)
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -535,7 +575,7 @@ pub async fn add_document_to_all(
     account_id: Uuid,
     doc: NewDocument<'_>,
     now: DateTime<Utc>,
-) -> Result<bool, StorageError> {
+) -> Result<Added, StorageError> {
     let now_text = timestamp(now);
     let mut tx = db.begin().await?;
     for &application_id in application_ids {
@@ -546,12 +586,19 @@ pub async fn add_document_to_all(
                 .execute(conn).await.map(|r| r.rows_affected())
         })?;
         if held != 1 {
-            return Ok(false);
+            return Ok(Added::NotHeld);
+        }
+        let count: i64 = on_tx!(&mut tx, conn => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM documents WHERE application_id = $1")
+                .bind(application_id).fetch_one(conn).await
+        })?;
+        if count >= MAX_DOCUMENTS_PER_APPLICATION {
+            return Ok(Added::TooMany);
         }
         insert_document(&mut tx, application_id, &doc, &now_text).await?;
     }
     tx.commit().await?;
-    Ok(true)
+    Ok(Added::Yes)
 }
 
 /// An application whose clock runs and that has a due date, for the time-limit watch.
@@ -595,6 +642,7 @@ pub async fn watchers(
 pub async fn raise_flag(
     db: &Db,
     id: Uuid,
+    due_on: &str,
     flag: &str,
     messages: &[NewMessage<'_>],
     audit_scope: &str,
@@ -604,9 +652,10 @@ pub async fn raise_flag(
     let mut tx = db.begin().await?;
     // Only upwards: nothing → soon → late.
     let raised = on_tx!(&mut tx, conn => {
-        sqlx::query("UPDATE applications SET sla_flag = $2 WHERE id = $1 \
+        sqlx::query("UPDATE applications SET sla_flag = $2 WHERE id = $1 AND due_on = $3 \
+                     AND state IN ('submitted', 'in_review', 'approved') \
                      AND (sla_flag IS NULL OR (sla_flag = 'soon' AND $2 = 'late'))")
-            .bind(id).bind(flag).execute(conn).await.map(|r| r.rows_affected())
+            .bind(id).bind(flag).bind(due_on).execute(conn).await.map(|r| r.rows_affected())
     })?;
     if raised != 1 {
         return Ok(false);

@@ -97,6 +97,31 @@ async fn a_citizen_applies_and_an_officer_decides(engine: Engine) {
     assert_eq!(again.as_deref(), Some(here.as_str()));
     assert_eq!(app.count("SELECT COUNT(*) FROM applications").await, 1);
 
+    // A draft withdrawn before it is sent is gone, documents and all.
+    let (_, other_start, _) = citizen.get(&format!("/layanan/{service}/ajukan")).await;
+    let (_, _, other) = citizen
+        .post(
+            &format!("/layanan/{service}/ajukan"),
+            &[("csrf", &csrf), ("key", &hidden(&other_start, "key"))],
+        )
+        .await;
+    let other = other.expect("a second draft");
+    citizen
+        .post_file(
+            &format!("{other}/dokumen"),
+            &[("csrf", &csrf), ("field", "kartu_keluarga")],
+            "kk.pdf",
+            pdf("kk draf"),
+        )
+        .await;
+    assert_eq!(app.count("SELECT COUNT(*) FROM documents").await, 1);
+    let (status, _, _) = citizen
+        .post(&format!("{other}/tarik"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(status, 303);
+    assert_eq!(app.count("SELECT COUNT(*) FROM applications").await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM documents").await, 0);
+
     // Someone else's application does not exist for them.
     let mut stranger = signed_in(&app, "orang.lain@contoh.id", "orang.lain@contoh.id").await;
     assert_eq!(stranger.get(&here).await.0, 404);
