@@ -583,7 +583,7 @@ async fn write_group(
     pool: &sqlx::SqlitePool,
     group: &[Pending],
 ) -> Result<Vec<Outcome>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let mut outcomes = Vec::with_capacity(group.len());
     for p in group {
         sqlx::query("SAVEPOINT booking").execute(&mut *tx).await?;

@@ -171,9 +171,13 @@ impl Db {
         Ok(())
     }
 
+    /// A transaction that writes. On SQLite it takes the write lock at its start (`BEGIN
+    /// IMMEDIATE`): a deferred transaction that reads first and then writes fails at once with
+    /// "database is locked" when another writer committed in between (the busy timeout does
+    /// not apply to that upgrade), while an immediate one waits its turn.
     pub async fn begin(&self) -> Result<Tx, StorageError> {
         Ok(match self {
-            Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
             Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }
@@ -182,13 +186,17 @@ impl Db {
     /// statements. SQLite in WAL mode gives that to every transaction; PostgreSQL's default
     /// (READ COMMITTED) takes a new snapshot per statement, so ask for REPEATABLE READ.
     pub async fn begin_snapshot(&self) -> Result<Tx, StorageError> {
-        let mut tx = self.begin().await?;
-        if let Tx::Postgres(pg) = &mut tx {
-            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                .execute(&mut **pg)
-                .await?;
-        }
-        Ok(tx)
+        Ok(match self {
+            // Deferred: a reader takes no write lock.
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Db::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .execute(&mut *tx)
+                    .await?;
+                Tx::Postgres(tx)
+            }
+        })
     }
 
     pub async fn close(&self) {

@@ -848,3 +848,40 @@ async fn citizens_may_add_a_password_and_sign_in_with_it(engine: Engine) {
         1
     );
 }
+
+both_engines!(concurrent_sign_ins_all_get_their_code);
+
+/// Many people asking for a code at the same moment each get one: on SQLite a writing
+/// transaction waits for the write lock instead of failing with "database is locked".
+async fn concurrent_sign_ins_all_get_their_code(engine: Engine) {
+    let settings = mpp::http::Settings {
+        sign_in_burst: 1000,
+        ..crate::support::test_settings()
+    };
+    let Some(app) = TestApp::demo_with(engine, settings).await else {
+        return;
+    };
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(24));
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let (http, url, barrier) = (
+            app.http.clone(),
+            app.url("/api/v1/session/code"),
+            barrier.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            http.post(url)
+                .json(&serde_json::json!({ "identifier": format!("serentak{i}@contoh.id") }))
+                .send()
+                .await
+                .expect("code")
+                .status()
+                .as_u16()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.expect("task"), 202);
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM login_codes").await, 24);
+}
