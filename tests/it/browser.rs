@@ -842,14 +842,19 @@ async fn upload(c: &Client, key: &str, path: &std::path::Path) {
         .send_keys(path.to_str().expect("path"))
         .await
         .expect("choose file");
+    let page = c.find(Locator::Css("html")).await.expect("page");
     submit(c, &format!("form#isian-{key}")).await;
+    left(page).await;
     c.wait()
         .for_element(Locator::Css("p.notice"))
         .await
         .expect("saved");
 }
 
+/// Clicks the button `text` of a form and waits until the next page has replaced this one (so
+/// that no later lookup finds an element of the page being left).
 async fn click_button(c: &Client, text: &str) {
+    let page = c.find(Locator::Css("html")).await.expect("page");
     c.find(Locator::XPath(&format!(
         "//button[normalize-space()='{text}']"
     )))
@@ -858,6 +863,30 @@ async fn click_button(c: &Client, text: &str) {
     .click()
     .await
     .expect("click");
+    left(page).await;
+}
+
+/// Follows a link and waits until its page has replaced this one.
+async fn click_link(c: &Client, link: Locator<'_>, what: &str) {
+    let page = c.find(Locator::Css("html")).await.expect("page");
+    c.find(link)
+        .await
+        .unwrap_or_else(|_| panic!("{what}"))
+        .click()
+        .await
+        .expect("click");
+    left(page).await;
+}
+
+/// Waits until `page` (the `html` element of a page) is gone, replaced by the next page.
+async fn left(page: fantoccini::elements::Element) {
+    for _ in 0..200 {
+        if page.tag_name().await.is_err() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the page did not change");
 }
 
 async fn text_of(c: &Client, css: &str) -> String {
@@ -904,12 +933,12 @@ async fn citizen_applies_officer_asks_a_fix_approves_and_the_citizen_downloads(e
     c.goto(&app.url(&format!("/layanan/{service}")))
         .await
         .expect("service page");
-    c.find(Locator::LinkText("Ajukan permohonan daring"))
-        .await
-        .expect("apply link")
-        .click()
-        .await
-        .expect("click");
+    click_link(
+        c,
+        Locator::LinkText("Ajukan permohonan daring"),
+        "apply link",
+    )
+    .await;
     click_button(c, "Mulai mengisi").await;
     c.wait()
         .for_element(Locator::Css("form#isian-surat_kelahiran"))
@@ -956,18 +985,8 @@ async fn citizen_applies_officer_asks_a_fix_approves_and_the_citizen_downloads(e
     // The officer takes it from the inbox and asks for a clearer family card.
     let o = &officer.client;
     staff_sign_in(o, &app, "petugas.dukcapil@demo.mpp.id").await;
-    o.find(Locator::LinkText("Kotak masuk permohonan"))
-        .await
-        .expect("inbox link")
-        .click()
-        .await
-        .expect("open");
-    o.find(Locator::LinkText(&code))
-        .await
-        .expect("the application in the inbox")
-        .click()
-        .await
-        .expect("open");
+    click_link(o, Locator::LinkText("Kotak masuk permohonan"), "inbox link").await;
+    click_link(o, Locator::LinkText(&code), "the application in the inbox").await;
     if let Some(axe) = &axe {
         let violations = axe_violations(o, axe).await;
         assert!(violations.is_empty(), "inbox item: {violations:#?}");
@@ -1073,18 +1092,13 @@ async fn officer_works(
         staff_sign_in(c, app, email).await;
     }
     c.goto(&app.url("/staf")).await.expect("staff area");
-    c.find(Locator::LinkText("Kotak masuk permohonan"))
-        .await
-        .expect("inbox link")
-        .click()
-        .await
-        .expect("open");
-    c.find(Locator::LinkText(code))
-        .await
-        .expect("the application in this UPP's inbox")
-        .click()
-        .await
-        .expect("open");
+    click_link(c, Locator::LinkText("Kotak masuk permohonan"), "inbox link").await;
+    click_link(
+        c,
+        Locator::LinkText(code),
+        "the application in this UPP's inbox",
+    )
+    .await;
     click_button(c, "Ambil dan periksa").await;
     c.wait()
         .for_element(Locator::XPath("//button[normalize-space()='Setujui']"))
@@ -1142,12 +1156,7 @@ async fn citizen_applies_for_a_bundle_and_two_upps_each_deliver(engine: Engine) 
     c.goto(&app.url("/mpp/among-warga-kota-batu"))
         .await
         .expect("MPP page");
-    c.find(Locator::LinkText("Kelahiran"))
-        .await
-        .expect("bundle link")
-        .click()
-        .await
-        .expect("open");
+    click_link(c, Locator::LinkText("Kelahiran"), "bundle link").await;
     if let Some(axe) = &axe {
         let violations = axe_violations(c, axe).await;
         assert!(violations.is_empty(), "bundle page: {violations:#?}");
@@ -1209,22 +1218,12 @@ async fn citizen_applies_for_a_bundle_and_two_upps_each_deliver(engine: Engine) 
     // Dispendukcapil asks for a clearer family card.
     let o = &officer.client;
     staff_sign_in(o, &app, "petugas.dukcapil@demo.mpp.id").await;
-    o.find(Locator::LinkText("Kotak masuk permohonan"))
-        .await
-        .expect("inbox")
-        .click()
-        .await
-        .expect("open");
+    click_link(o, Locator::LinkText("Kotak masuk permohonan"), "inbox").await;
     assert!(
         o.find(Locator::LinkText(&bpjs_code)).await.is_err(),
         "another UPP's application is not in this inbox"
     );
-    o.find(Locator::LinkText(&dukcapil_code))
-        .await
-        .expect("own application")
-        .click()
-        .await
-        .expect("open");
+    click_link(o, Locator::LinkText(&dukcapil_code), "own application").await;
     click_button(o, "Ambil dan periksa").await;
     o.wait()
         .for_element(Locator::Css("textarea#catatan"))
@@ -1242,12 +1241,12 @@ async fn citizen_applies_for_a_bundle_and_two_upps_each_deliver(engine: Engine) 
     // The citizen sees it on the bundle's page and fixes it on that application's page.
     c.goto(&bundle_url).await.expect("bundle page");
     assert!(main_text(c).await.contains("Perlu diperbaiki pemohon"));
-    c.find(Locator::LinkText("Penerbitan Akta Kelahiran"))
-        .await
-        .expect("member link")
-        .click()
-        .await
-        .expect("open");
+    click_link(
+        c,
+        Locator::LinkText("Penerbitan Akta Kelahiran"),
+        "member link",
+    )
+    .await;
     assert!(main_text(c).await.contains("Kartu Keluarga terpotong."));
     upload(c, "kartu_keluarga", &family_clear).await;
     click_button(c, "Kirim perbaikan").await;
@@ -1284,12 +1283,12 @@ async fn citizen_applies_for_a_bundle_and_two_upps_each_deliver(engine: Engine) 
         ("Bayi Baru Lahir", crate::applying::pdf("kartu jkn bayi")),
     ] {
         c.goto(&bundle_url).await.expect("bundle page");
-        c.find(Locator::XPath(&format!("//a[contains(., '{member}')]")))
-            .await
-            .expect("member link")
-            .click()
-            .await
-            .expect("open");
+        click_link(
+            c,
+            Locator::XPath(&format!("//a[contains(., '{member}')]")),
+            "member link",
+        )
+        .await;
         let link = c
             .find(Locator::Css("section[aria-labelledby=output-heading] a"))
             .await
