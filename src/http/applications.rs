@@ -501,6 +501,20 @@ pub async fn apply_form(
     ))
 }
 
+/// The one-time key a start form carries (a retry with it opens what the first made).
+pub(super) fn start_key(sent: &str, lang: Lang, here: &str) -> Result<String, PageError> {
+    let key: String = sent.trim().chars().take(64).collect();
+    if key.len() < 16 {
+        return Err(PageError::bad_request(
+            lang,
+            here,
+            "Formulir tidak lengkap; muat ulang halaman.",
+            "The form is incomplete; reload the page.",
+        ));
+    }
+    Ok(key)
+}
+
 fn not_online(lang: Lang) -> PageError {
     PageError::status(
         lang,
@@ -541,15 +555,7 @@ pub async fn apply(
     let Some((_, version)) = form_of(&app, service.id).await? else {
         return Err(not_online(lang));
     };
-    let key: String = form.key.trim().chars().take(64).collect();
-    if key.len() < 16 {
-        return Err(PageError::bad_request(
-            lang,
-            &here,
-            "Formulir tidak lengkap; muat ulang halaman.",
-            "The form is incomplete; reload the page.",
-        ));
-    }
+    let key = start_key(&form.key, lang, &here)?;
     let random: [u8; 8] =
         crate::credentials::random_bytes::<8>().map_err(|_| PageError::unavailable(lang, &here))?;
     let sealed = seal_answers(&app, &BTreeMap::new(), lang)?;
@@ -1043,15 +1049,12 @@ pub(super) struct Upload {
     pub(super) file: Option<(String, Vec<u8>)>,
 }
 
-pub(super) enum UploadProblem {
+enum UploadProblem {
     TooLarge,
     Unreadable,
 }
 
-pub(super) async fn read_upload(
-    mut multipart: Multipart,
-    limit: u64,
-) -> Result<Upload, UploadProblem> {
+async fn read_upload(mut multipart: Multipart, limit: u64) -> Result<Upload, UploadProblem> {
     let mut fields = BTreeMap::new();
     let mut file = None;
     loop {
@@ -1169,7 +1172,28 @@ pub(super) async fn store_file(
     )))
 }
 
-pub(super) fn upload_unreadable(lang: Lang, here: &str, problem: UploadProblem) -> PageError {
+/// A page's multipart upload read whole (up to the largest document) with its CSRF token
+/// checked: an unreadable or oversize body, or a forged token, is refused before anything else.
+pub(super) async fn checked_upload(
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+    headers: &HeaderMap,
+    lang: Lang,
+    here: &str,
+) -> Result<Upload, PageError> {
+    let multipart =
+        multipart.map_err(|_| upload_unreadable(lang, here, UploadProblem::Unreadable))?;
+    let upload = read_upload(multipart, crate::domain::form::MAX_DOCUMENT_BYTES)
+        .await
+        .map_err(|p| upload_unreadable(lang, here, p))?;
+    check_csrf(
+        headers,
+        upload.fields.get("csrf").map_or("", String::as_str),
+        lang,
+    )?;
+    Ok(upload)
+}
+
+fn upload_unreadable(lang: Lang, here: &str, problem: UploadProblem) -> PageError {
     match problem {
         UploadProblem::TooLarge => PageError::status(
             lang,
@@ -1198,22 +1222,7 @@ pub async fn upload(
     let Some(session) = signed_in(&app, &headers, lang).await? else {
         return Ok(Redirect::to("/masuk").into_response());
     };
-    let multipart = multipart.map_err(|_| {
-        PageError::bad_request(
-            lang,
-            &here,
-            "Unggahan tidak dapat dibaca; coba lagi.",
-            "The upload cannot be read; try again.",
-        )
-    })?;
-    let upload = read_upload(multipart, crate::domain::form::MAX_DOCUMENT_BYTES)
-        .await
-        .map_err(|p| upload_unreadable(lang, &here, p))?;
-    check_csrf(
-        &headers,
-        upload.fields.get("csrf").map_or("", String::as_str),
-        lang,
-    )?;
+    let upload = checked_upload(multipart, &headers, lang, &here).await?;
     let row = own_application(&app, lang, &here, &id, session.account_id).await?;
     let def = form_of(&app, row.service_id)
         .await?
@@ -2037,16 +2046,7 @@ pub async fn office_attach(
     let staff = staff_or_return!(app, headers, lang);
     let catalog = app.catalog.get();
     let (t, _) = office_tenant(&catalog, &staff, lang, &here, &tenant)?;
-    let multipart =
-        multipart.map_err(|_| upload_unreadable(lang, &here, UploadProblem::Unreadable))?;
-    let upload = read_upload(multipart, crate::domain::form::MAX_DOCUMENT_BYTES)
-        .await
-        .map_err(|p| upload_unreadable(lang, &here, p))?;
-    check_csrf(
-        &headers,
-        upload.fields.get("csrf").map_or("", String::as_str),
-        lang,
-    )?;
+    let upload = checked_upload(multipart, &headers, lang, &here).await?;
     let row = office_application(&app, lang, &here, t, &id).await?;
     let (name, bytes) = upload.file.unwrap_or_default();
     let stored = store_file(

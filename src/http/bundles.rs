@@ -20,11 +20,11 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::AppState;
-use super::account::{PairsForm, check_csrf, checked_form, csrf, csrf_forms, render, signed_in};
+use super::account::{PairsForm, checked_form, csrf, csrf_forms, render, signed_in};
 use super::applications::{
-    FieldView, Prepared, UploadProblem, day_text, field_views, form_of, limit_text, not_held,
-    open_answers, place_of, read_upload, seal_answers, state_words, step_refusal, store_file,
-    today, upload_refusal, upload_unreadable,
+    FieldView, Prepared, checked_upload, day_text, field_views, form_of, limit_text, not_held,
+    open_answers, place_of, seal_answers, start_key, state_words, step_refusal, store_file, today,
+    upload_refusal,
 };
 use super::errors::PageError;
 use super::i18n::{Lang, Texts};
@@ -163,15 +163,7 @@ pub async fn start(
         return Ok(Redirect::to("/masuk").into_response());
     };
     let (bundle, services) = find_bundle(&app, lang, &here, &id).await?;
-    let key: String = form.key.trim().chars().take(64).collect();
-    if key.len() < 16 {
-        return Err(PageError::bad_request(
-            lang,
-            &here,
-            "Formulir tidak lengkap; muat ulang halaman.",
-            "The form is incomplete; reload the page.",
-        ));
-    }
+    let key = start_key(&form.key, lang, &here)?;
     let forms = match forms_of(&app, &services).await? {
         Some(f) if bundle.active => f,
         _ => {
@@ -565,16 +557,7 @@ pub async fn upload(
     let Some(session) = signed_in(&app, &headers, lang).await? else {
         return Ok(Redirect::to("/masuk").into_response());
     };
-    let multipart =
-        multipart.map_err(|_| upload_unreadable(lang, &here, UploadProblem::Unreadable))?;
-    let upload = read_upload(multipart, crate::domain::form::MAX_DOCUMENT_BYTES)
-        .await
-        .map_err(|p| upload_unreadable(lang, &here, p))?;
-    check_csrf(
-        &headers,
-        upload.fields.get("csrf").map_or("", String::as_str),
-        lang,
-    )?;
+    let upload = checked_upload(multipart, &headers, lang, &here).await?;
     let (id, bundle, members) =
         own_bundle_application(&app, lang, &here, &id, session.account_id).await?;
     let (shared, forms) = shared_form(&app, &members).await?;

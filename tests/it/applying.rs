@@ -96,6 +96,15 @@ async fn a_citizen_applies_and_an_officer_decides(engine: Engine) {
         .await;
     assert_eq!(again.as_deref(), Some(here.as_str()));
     assert_eq!(app.count("SELECT COUNT(*) FROM applications").await, 1);
+    let (status, refused, _) = citizen
+        .post(
+            &format!("/layanan/{service}/ajukan"),
+            &[("csrf", &csrf), ("key", "pendek")],
+        )
+        .await;
+    assert_eq!(status, 400, "a start without its one-time key");
+    assert!(refused.contains("muat ulang halaman"), "{refused}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM applications").await, 1);
 
     // A draft withdrawn before it is sent is gone, documents and all.
     let (_, other_start, _) = citizen.get(&format!("/layanan/{service}/ajukan")).await;
