@@ -195,6 +195,8 @@ pub struct ApplicationDetail {
     pub summary: ApplicationSummary,
     /// The citizen's answers by field key.
     pub answers: BTreeMap<String, String>,
+    /// The version of the service's form the answers were given for (a draft: the current one).
+    pub form_version: i32,
     pub documents: Vec<DocumentOut>,
     pub history: Vec<StepOut>,
 }
@@ -261,6 +263,7 @@ async fn detail(app: &AppState, row: &ApplicationRow) -> Result<ApplicationDetai
     Ok(ApplicationDetail {
         summary: summary(app, row),
         answers: open_answers(app, row),
+        form_version: row.form_version,
         documents,
         history,
     })

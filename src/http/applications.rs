@@ -210,6 +210,27 @@ pub(super) async fn form_of(
     }))
 }
 
+/// The form an application is shown and checked with: a draft follows the service's current
+/// form (it moves to that version when saved); an application already sent keeps the version
+/// it was sent with, so a later change of the form neither hides its answers nor asks for
+/// fields it never had. With the version number.
+pub(super) async fn form_for(
+    app: &AppState,
+    row: &ApplicationRow,
+) -> Result<(FormDef, i32), PageError> {
+    if row.state != "draft" {
+        let found = store::form_at(&app.db, row.service_id, row.form_version)
+            .await
+            .map_err(|e| PageError::internal(Lang::Id, "/", &e))?;
+        if let Some(def) = found.and_then(|json| serde_json::from_str::<FormDef>(&json).ok()) {
+            return Ok((def, row.form_version));
+        }
+    }
+    Ok(form_of(app, row.service_id)
+        .await?
+        .unwrap_or((FormDef::default(), row.form_version)))
+}
+
 pub(super) fn open_answers(app: &AppState, row: &ApplicationRow) -> BTreeMap<String, String> {
     app.settings
         .keys
@@ -804,10 +825,7 @@ async fn application_page(
     let here = format!("/akun/permohonan/{}", row.id);
     let catalog = app.catalog.get();
     let place = place_of(&catalog, row).ok_or_else(|| PageError::not_found(lang, &here))?;
-    let form = form_of(app, row.service_id)
-        .await?
-        .map(|(f, _)| f)
-        .unwrap_or_default();
+    let (form, _) = form_for(app, row).await?;
     let answers = answers.unwrap_or_else(|| open_answers(app, row));
     let docs = store::documents(&app.db, row.id)
         .await
@@ -911,10 +929,7 @@ pub async fn save(
     let row = own_application(&app, lang, &here, &id, session.account_id).await?;
     let catalog = app.catalog.get();
     let place = place_of(&catalog, &row).ok_or_else(|| PageError::not_found(lang, &here))?;
-    let def = form_of(&app, row.service_id)
-        .await?
-        .map(|(f, _)| f)
-        .unwrap_or_default();
+    let (def, version) = form_for(&app, &row).await?;
     // Only the form's own answer fields are kept; documents come by upload.
     let answers: BTreeMap<String, String> = def
         .fields
@@ -926,9 +941,18 @@ pub async fn save(
         })
         .collect();
     let sealed = seal_answers(&app, &answers, lang)?;
-    let saved = store::save_answers(&app.db, row.id, session.account_id, &sealed, Utc::now())
-        .await
-        .map_err(|e| PageError::internal(lang, &here, &e))?;
+    let saved = store::save_answers(
+        &app.db,
+        session.account_id,
+        &[store::Answers {
+            id: row.id,
+            sealed: &sealed,
+            form_version: version,
+        }],
+        Utc::now(),
+    )
+    .await
+    .map_err(|e| PageError::internal(lang, &here, &e))?;
     if !saved {
         return Err(PageError::status(
             lang,
@@ -1224,10 +1248,7 @@ pub async fn upload(
     };
     let upload = checked_upload(multipart, &headers, lang, &here).await?;
     let row = own_application(&app, lang, &here, &id, session.account_id).await?;
-    let def = form_of(&app, row.service_id)
-        .await?
-        .map(|(f, _)| f)
-        .unwrap_or_default();
+    let (def, _) = form_for(&app, &row).await?;
     let key = upload.fields.get("field").cloned().unwrap_or_default();
     let Some((types, max_bytes)) = def.fields.iter().find_map(|f| match &f.kind {
         FieldKind::Document {
@@ -1874,10 +1895,7 @@ async fn office_page(
     let here = format!("/staf/permohonan/{}/{}", tenant.id, row.id);
     let catalog = app.catalog.get();
     let place = place_of(&catalog, row).ok_or_else(|| PageError::not_found(lang, &here))?;
-    let def = form_of(app, row.service_id)
-        .await?
-        .map(|(f, _)| f)
-        .unwrap_or_default();
+    let (def, _) = form_for(app, row).await?;
     let answers = open_answers(app, row);
     let docs = store::documents(&app.db, row.id)
         .await

@@ -22,9 +22,9 @@ use uuid::Uuid;
 use super::AppState;
 use super::account::{PairsForm, checked_form, csrf, csrf_forms, render, signed_in};
 use super::applications::{
-    FieldView, Prepared, checked_upload, day_text, field_views, form_of, limit_text, not_held,
-    open_answers, place_of, seal_answers, start_key, state_words, step_refusal, store_file, today,
-    upload_refusal,
+    FieldView, Prepared, checked_upload, day_text, field_views, form_for, form_of, limit_text,
+    not_held, open_answers, place_of, seal_answers, start_key, state_words, step_refusal,
+    store_file, today, upload_refusal,
 };
 use super::errors::PageError;
 use super::i18n::{Lang, Texts};
@@ -274,20 +274,17 @@ async fn own_bundle_application(
     Ok((id, bundle, members))
 }
 
-/// The shared form of the members' forms (as they were when each was made).
+/// The shared form of the members' forms (see `form_for`), and each member's own form with
+/// its version.
 async fn shared_form(
     app: &AppState,
     members: &[ApplicationRow],
-) -> Result<(FormDef, Vec<FormDef>), PageError> {
-    let mut forms = Vec::new();
+) -> Result<(FormDef, Vec<(FormDef, i32)>), PageError> {
+    let mut own = Vec::new();
     for m in members {
-        forms.push(
-            form_of(app, m.service_id)
-                .await?
-                .map(|(f, _)| f)
-                .unwrap_or_default(),
-        );
+        own.push(form_for(app, m).await?);
     }
+    let forms: Vec<FormDef> = own.iter().map(|(f, _)| f.clone()).collect();
     let refs: Vec<&FormDef> = forms.iter().collect();
     // Forms that no longer merge (a UPP changed one) fall back to asking each field of the
     // first form that has it.
@@ -302,7 +299,7 @@ async fn shared_form(
                 .collect(),
         }
     });
-    Ok((merged, forms))
+    Ok((merged, own))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -457,19 +454,31 @@ pub async fn save(
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
     };
-    for (m, f) in members.iter().zip(&forms) {
-        let sealed = seal_answers(&app, &own(f), lang)?;
-        let saved = store::save_answers(&app.db, m.id, session.account_id, &sealed, Utc::now())
-            .await
-            .map_err(|e| PageError::internal(lang, &here, &e))?;
-        if !saved {
-            return Err(PageError::status(
-                lang,
-                StatusCode::CONFLICT,
-                "Paket ini sudah dikirim.",
-                "This bundle was already sent.",
-            ));
-        }
+    // All the members' answers are saved in one transaction, or none.
+    let sealed = forms
+        .iter()
+        .map(|(f, _)| seal_answers(&app, &own(f), lang))
+        .collect::<Result<Vec<_>, _>>()?;
+    let batch: Vec<store::Answers<'_>> = members
+        .iter()
+        .zip(&forms)
+        .zip(&sealed)
+        .map(|((m, (_, version)), sealed)| store::Answers {
+            id: m.id,
+            sealed,
+            form_version: *version,
+        })
+        .collect();
+    let saved = store::save_answers(&app.db, session.account_id, &batch, Utc::now())
+        .await
+        .map_err(|e| PageError::internal(lang, &here, &e))?;
+    if !saved {
+        return Err(PageError::status(
+            lang,
+            StatusCode::CONFLICT,
+            "Paket ini sudah dikirim.",
+            "This bundle was already sent.",
+        ));
     }
     if form.first("aksi") != Some("kirim") {
         return Ok(Redirect::to(&format!("{here}?pesan=tersimpan")).into_response());
@@ -477,7 +486,7 @@ pub async fn save(
     let catalog = app.catalog.get();
     let registry = |code: &str| catalog.region_name(code).is_some();
     let mut errors = BTreeMap::new();
-    for (m, f) in members.iter().zip(&forms) {
+    for (m, (f, _)) in members.iter().zip(&forms) {
         let uploaded: BTreeSet<String> = store::documents(&app.db, m.id)
             .await
             .map_err(|e| PageError::internal(lang, &here, &e))?
@@ -604,7 +613,7 @@ pub async fn upload(
     let targets: Vec<Uuid> = members
         .iter()
         .zip(&forms)
-        .filter(|(_, f)| f.fields.iter().any(|field| field.key == key))
+        .filter(|(_, (f, _))| f.fields.iter().any(|field| field.key == key))
         .map(|(m, _)| m.id)
         .collect();
     let actor = format!("account:{}", session.account_id);

@@ -21,7 +21,20 @@ pub async fn form(db: &Db, service_id: Uuid) -> Result<Option<(String, i32)>, St
     })?)
 }
 
-/// Saves a service's form as its next version (audited); returns the version.
+/// A service's form as it was at `version` (what an application made with it is checked by).
+pub async fn form_at(
+    db: &Db,
+    service_id: Uuid,
+    version: i32,
+) -> Result<Option<String>, StorageError> {
+    Ok(on_pool!(db, pool => {
+        sqlx::query_scalar("SELECT definition FROM application_form_versions WHERE service_id = $1 AND version = $2")
+            .bind(service_id).bind(version).fetch_optional(pool).await
+    })?)
+}
+
+/// Saves a service's form as its next version (audited); returns the version. Earlier versions
+/// stay readable with `form_at`.
 pub async fn save_form(
     db: &Db,
     service_id: Uuid,
@@ -37,6 +50,12 @@ pub async fn save_form(
              version = application_forms.version + 1, updated_at = excluded.updated_at RETURNING version",
         )
         .bind(service_id).bind(definition).bind(timestamp(Utc::now())).fetch_one(conn).await
+    })?;
+    on_tx!(&mut tx, conn => {
+        sqlx::query("INSERT INTO application_form_versions (service_id, version, definition, created_at) \
+                     VALUES ($1, $2, $3, $4)")
+            .bind(service_id).bind(version).bind(definition).bind(timestamp(Utc::now()))
+            .execute(conn).await.map(|_| ())
     })?;
     super::audit::append(
         &mut tx,
@@ -130,22 +149,38 @@ pub async fn application(db: &Db, id: Uuid) -> Result<Option<ApplicationRow>, St
     })?)
 }
 
-/// Replaces the answers of one's own application while the citizen holds it (a draft, or one
-/// sent back for revision). False otherwise: nothing is written.
+/// New answers for one application the citizen holds, checked with its form `form_version`.
+pub struct Answers<'a> {
+    pub id: Uuid,
+    pub sealed: &'a [u8],
+    pub form_version: i32,
+}
+
+/// Replaces the answers of one's own applications while the citizen holds them (drafts, or
+/// ones sent back for revision), all or none in one transaction. A draft moves to the form
+/// version it was checked with; an application already sent keeps the version it was sent with.
+/// False when any is not held: nothing is written.
 pub async fn save_answers(
     db: &Db,
-    id: Uuid,
     account_id: Uuid,
-    answers_sealed: &[u8],
+    answers: &[Answers<'_>],
     now: DateTime<Utc>,
 ) -> Result<bool, StorageError> {
-    let done = on_pool!(db, pool => {
-        sqlx::query("UPDATE applications SET answers_sealed = $3, updated_at = $4 WHERE id = $1 AND account_id = $2 \
-                     AND state IN ('draft', 'needs_revision')")
-            .bind(id).bind(account_id).bind(answers_sealed).bind(timestamp(now))
-            .execute(pool).await.map(|r| r.rows_affected())
-    })?;
-    Ok(done == 1)
+    let mut tx = db.begin().await?;
+    for a in answers {
+        let done = on_tx!(&mut tx, conn => {
+            sqlx::query("UPDATE applications SET answers_sealed = $3, updated_at = $4, \
+                         form_version = CASE WHEN state = 'draft' THEN $5 ELSE form_version END \
+                         WHERE id = $1 AND account_id = $2 AND state IN ('draft', 'needs_revision')")
+                .bind(a.id).bind(account_id).bind(a.sealed).bind(timestamp(now)).bind(a.form_version)
+                .execute(conn).await.map(|r| r.rows_affected())
+        })?;
+        if done != 1 {
+            return Ok(false);
+        }
+    }
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// One step of an application's life.

@@ -55,14 +55,19 @@ async fn an_application_moves_only_by_legal_steps_and_keeps_its_history(engine: 
         .expect("same");
     assert_eq!(draft.id, again.id, "a retried start makes one draft");
     assert!(
-        applications::save_answers(&tmp.db, draft.id, citizen, b"more", Utc::now())
+        applications::save_answers(&tmp.db, citizen, &[answers(draft.id, b"more")], Utc::now())
             .await
             .expect("save")
     );
     assert!(
-        !applications::save_answers(&tmp.db, draft.id, Uuid::now_v7(), b"x", Utc::now())
-            .await
-            .expect("save"),
+        !applications::save_answers(
+            &tmp.db,
+            Uuid::now_v7(),
+            &[answers(draft.id, b"x")],
+            Utc::now()
+        )
+        .await
+        .expect("save"),
         "someone else's draft is not changed"
     );
 
@@ -304,4 +309,12 @@ async fn the_watch_tells_upp_admins_and_managers_once_per_level(engine: Engine) 
         .expect("watch");
     assert_eq!(raised, 1);
     assert_eq!(crate::support::count_in(&db, outbox).await, 6);
+}
+
+fn answers(id: Uuid, sealed: &[u8]) -> applications::Answers<'_> {
+    applications::Answers {
+        id,
+        sealed,
+        form_version: 1,
+    }
 }

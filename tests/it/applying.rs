@@ -996,3 +996,184 @@ async fn a_upp_admin_defines_a_form_on_the_web(engine: Engine) {
         2
     );
 }
+
+both_engines!(an_application_keeps_the_form_it_was_sent_with);
+
+/// A UPP admin changes a form while applications are under way: one already sent is shown to
+/// the officer and fixed by the citizen with the version it was sent with; a draft moves to the
+/// new version and must meet it.
+async fn an_application_keeps_the_form_it_was_sent_with(engine: Engine) {
+    let settings = mpp::http::Settings {
+        sign_in_burst: 1000,
+        ..crate::support::test_settings()
+    };
+    let Some(app) = TestApp::demo_with(engine, settings).await else {
+        return;
+    };
+    let service = service_id(&app, "kia", "penerbitan-kia").await;
+    let service_uuid: uuid::Uuid = service.parse().expect("uuid");
+    let text = |key: &str, label: &str, required: &str| {
+        serde_json::json!({"key": key, "label_id": label, "label_en": label, "kind": "text",
+            "max_length": 100, "required": {"when": required}})
+    };
+    let v1 = serde_json::json!({"fields": [text("nama_anak", "Nama anak", "always"),
+        text("nama_sekolah", "Nama sekolah", "always")]});
+    let version =
+        mpp::storage::applications::save_form(app.db(), service_uuid, &v1.to_string(), "test", "/")
+            .await
+            .expect("v1");
+    assert_eq!(version, 1);
+
+    let mut citizen = signed_in(&app, "ibu.ani@contoh.id", "ibu.ani@contoh.id").await;
+    let csrf = citizen.csrf();
+    let mut drafts = Vec::new();
+    for _ in 0..2 {
+        let (_, page, _) = citizen.get(&format!("/layanan/{service}/ajukan")).await;
+        let (status, _, location) = citizen
+            .post(
+                &format!("/layanan/{service}/ajukan"),
+                &[("csrf", &csrf), ("key", &hidden(&page, "key"))],
+            )
+            .await;
+        assert_eq!(status, 303);
+        drafts.push(location.expect("draft"));
+    }
+    let (sent, draft) = (drafts[0].clone(), drafts[1].clone());
+    let (status, _, _) = citizen
+        .post(
+            &sent,
+            &[
+                ("csrf", &csrf),
+                ("nama_anak", "Sekar"),
+                ("nama_sekolah", "SDN Sisir 1"),
+                ("aksi", "kirim"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    assert_eq!(
+        citizen
+            .post(
+                &draft,
+                &[("csrf", &csrf), ("nama_anak", "Sekar"), ("aksi", "simpan")]
+            )
+            .await
+            .0,
+        303
+    );
+
+    // Version 2 drops the school and asks for a new required field.
+    let v2 = serde_json::json!({"fields": [text("nama_anak", "Nama anak", "always"),
+        text("nama_ayah", "Nama ayah", "always")]});
+    let version =
+        mpp::storage::applications::save_form(app.db(), service_uuid, &v2.to_string(), "test", "/")
+            .await
+            .expect("v2");
+    assert_eq!(version, 2);
+
+    // The officer still reads the answer the citizen gave to version 1.
+    let tenant = tenant_id(&app, "dispendukcapil").await;
+    let mut officer = staff_signed_in(&app, "petugas.dukcapil@demo.mpp.id").await;
+    let id = sent.trim_start_matches("/akun/permohonan/");
+    let item = format!("/staf/permohonan/{tenant}/{id}");
+    let (status, page, _) = officer.get(&item).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("SDN Sisir 1"), "{page}");
+    assert!(!page.contains("Nama ayah"), "{page}");
+    let ocsrf = officer.csrf();
+    assert_eq!(
+        officer
+            .post(&item, &[("csrf", &ocsrf), ("aksi", "take")])
+            .await
+            .0,
+        303
+    );
+    assert_eq!(
+        officer
+            .post(
+                &item,
+                &[
+                    ("csrf", &ocsrf),
+                    ("aksi", "request_revision"),
+                    ("catatan", "Tulis nama sekolah lengkap")
+                ]
+            )
+            .await
+            .0,
+        303
+    );
+    // The agency API says which version the answers belong to.
+    let token = token_with(&app, "admin.dukcapil@demo.mpp.id", "applications_process").await;
+    let detail: serde_json::Value = app
+        .http
+        .get(app.url(&format!("/api/v1/applications/{id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("detail")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(detail["form_version"], 1, "{detail}");
+    assert_eq!(detail["answers"]["nama_sekolah"], "SDN Sisir 1");
+
+    // The citizen fixes it against version 1: no new field is asked.
+    let (_, page, _) = citizen.get(&sent).await;
+    assert!(
+        page.contains("Nama sekolah") && !page.contains("Nama ayah"),
+        "{page}"
+    );
+    let (status, body, _) = citizen
+        .post(
+            &sent,
+            &[
+                ("csrf", &csrf),
+                ("nama_anak", "Sekar"),
+                ("nama_sekolah", "SD Negeri Sisir 1 Kota Batu"),
+                ("aksi", "kirim"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303, "{body}");
+
+    // The draft follows version 2: it must answer the new field before it can be sent.
+    let (_, page, _) = citizen.get(&draft).await;
+    assert!(
+        page.contains("Nama ayah") && !page.contains("Nama sekolah"),
+        "{page}"
+    );
+    let (status, body, _) = citizen
+        .post(
+            &draft,
+            &[("csrf", &csrf), ("nama_anak", "Sekar"), ("aksi", "kirim")],
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let (status, _, _) = citizen
+        .post(
+            &draft,
+            &[
+                ("csrf", &csrf),
+                ("nama_anak", "Sekar"),
+                ("nama_ayah", "Budi"),
+                ("aksi", "kirim"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM applications WHERE form_version = 2 AND state = 'submitted'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM applications WHERE form_version = 1 AND state = 'submitted'"
+        )
+        .await,
+        1,
+        "the resubmitted one keeps version 1"
+    );
+}
