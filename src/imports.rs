@@ -150,16 +150,20 @@ pub async fn import_catalog(
     if !problems.is_empty() {
         return Err(ImportError::Catalog(problems));
     }
-    Ok(storage::catalog::import(db, &doc, actor).await?)
+    let forms = doc.take_forms();
+    Ok(storage::catalog::import(db, &doc, &forms, actor).await?)
 }
 
 /// The whole catalog as a JSON document in the import format.
 pub async fn export_catalog(db: &Db) -> Result<String, ImportError> {
     let rows = storage::catalog::load(db).await?;
-    let mut json = serde_json::to_string_pretty(&rows.to_doc()).map_err(|e| ImportError::Json {
-        line: 0,
-        column: 0,
-        message: e.to_string(),
+    let forms = storage::applications::current_forms(db).await?;
+    let mut json = serde_json::to_string_pretty(&rows.to_doc_with_forms(&forms)).map_err(|e| {
+        ImportError::Json {
+            line: 0,
+            column: 0,
+            message: e.to_string(),
+        }
     })?;
     json.push('\n');
     Ok(json)

@@ -724,6 +724,7 @@ impl Catalog {
             service_guarantee: s.service_guarantee.clone(),
             security_guarantee: s.security_guarantee.clone(),
             performance_evaluation: s.performance_evaluation.clone(),
+            form: None,
         }
     }
 

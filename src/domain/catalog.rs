@@ -10,6 +10,7 @@ use std::fmt;
 use chrono::{NaiveDate, NaiveTime};
 use serde::{Deserialize, Serialize};
 
+use super::form::FormDef;
 use super::region::{RegionCode, RegionLevel};
 use super::slug::Slug;
 
@@ -305,6 +306,10 @@ pub struct ServiceDoc {
     pub security_guarantee: Option<String>,
     #[serde(default)]
     pub performance_evaluation: Option<String>,
+    /// The service's application form; a service with one takes applications online. Absent
+    /// leaves the service's form as it is (an import never removes a form).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub form: Option<FormDef>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -575,10 +580,50 @@ impl CatalogDoc {
                         );
                     }
                     s.validate(&sp, &mut v);
+                    if let Some(form) = &s.form {
+                        if form.fields.is_empty() {
+                            v.push(format!("{sp}.form"), "needs at least one field");
+                        }
+                        for p in form.problems(s.requirements.len()) {
+                            v.push(format!("{sp}.form.{}", p.key), p.en);
+                        }
+                    }
                 }
             }
         }
         v.problems
+    }
+}
+
+/// A service's form as an import document gives it, by the slugs that name the service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FormAt {
+    pub mpp: String,
+    pub tenant: String,
+    pub service: String,
+    pub form: FormDef,
+}
+
+impl CatalogDoc {
+    /// Takes the services' forms out of the document (they are stored apart from the Standar
+    /// Pelayanan, as versions of their own).
+    pub fn take_forms(&mut self) -> Vec<FormAt> {
+        let mut out = Vec::new();
+        for m in &mut self.mpps {
+            for t in &mut m.tenants {
+                for s in &mut t.services {
+                    if let Some(form) = s.form.take() {
+                        out.push(FormAt {
+                            mpp: m.slug.clone(),
+                            tenant: t.slug.clone(),
+                            service: s.slug.clone(),
+                            form,
+                        });
+                    }
+                }
+            }
+        }
+        out
     }
 }
 

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::accounts::NewMessage;
 use super::accounts::timestamp;
 use super::audit::NewEntry;
-use super::{Db, StorageError, on_pool, on_tx};
+use super::{Db, StorageError, Tx, on_pool, on_tx};
 use crate::domain::application::{ApplicationAction, ApplicationState, Entered, IllegalStep};
 
 /// A service's form definition (JSON of `domain::form::FormDef`) and its version.
@@ -19,6 +19,20 @@ pub async fn form(db: &Db, service_id: Uuid) -> Result<Option<(String, i32)>, St
         sqlx::query_as("SELECT definition, version FROM application_forms WHERE service_id = $1")
             .bind(service_id).fetch_optional(pool).await
     })?)
+}
+
+/// Every service's current form (for the catalog export); a definition that no longer reads is
+/// left out.
+pub async fn current_forms(
+    db: &Db,
+) -> Result<std::collections::HashMap<Uuid, crate::domain::form::FormDef>, StorageError> {
+    let rows: Vec<(Uuid, String)> = on_pool!(db, pool => {
+        sqlx::query_as("SELECT service_id, definition FROM application_forms").fetch_all(pool).await
+    })?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, json)| Some((id, serde_json::from_str(&json).ok()?)))
+        .collect())
 }
 
 /// A service's form as it was at `version` (what an application made with it is checked by).
@@ -43,22 +57,42 @@ pub async fn save_form(
     audit_scope: &str,
 ) -> Result<i32, StorageError> {
     let mut tx = db.begin().await?;
-    let version: i32 = on_tx!(&mut tx, conn => {
-        sqlx::query_scalar(
+    let version = write_form(&mut tx, service_id, definition, actor, audit_scope).await?;
+    tx.commit().await?;
+    Ok(version)
+}
+
+/// A service's current form read inside a transaction.
+pub(super) async fn form_in(tx: &mut Tx, service_id: Uuid) -> Result<Option<String>, StorageError> {
+    Ok(on_tx!(tx, conn => {
+        sqlx::query_scalar("SELECT definition FROM application_forms WHERE service_id = $1")
+            .bind(service_id).fetch_optional(&mut *conn).await
+    })?)
+}
+
+/// Writes a service's form as its next version, kept in the versions, and its audit entry.
+pub(super) async fn write_form(
+    tx: &mut Tx,
+    service_id: Uuid,
+    definition: &str,
+    actor: &str,
+    audit_scope: &str,
+) -> Result<i32, StorageError> {
+    let now = timestamp(Utc::now());
+    let version: i32 = on_tx!(tx, conn => {
+        let version: i32 = sqlx::query_scalar(
             "INSERT INTO application_forms (service_id, definition, version, updated_at) VALUES ($1, $2, 1, $3) \
              ON CONFLICT (service_id) DO UPDATE SET definition = excluded.definition, \
              version = application_forms.version + 1, updated_at = excluded.updated_at RETURNING version",
         )
-        .bind(service_id).bind(definition).bind(timestamp(Utc::now())).fetch_one(conn).await
-    })?;
-    on_tx!(&mut tx, conn => {
+        .bind(service_id).bind(definition).bind(&now).fetch_one(&mut *conn).await?;
         sqlx::query("INSERT INTO application_form_versions (service_id, version, definition, created_at) \
                      VALUES ($1, $2, $3, $4)")
-            .bind(service_id).bind(version).bind(definition).bind(timestamp(Utc::now()))
-            .execute(conn).await.map(|_| ())
+            .bind(service_id).bind(version).bind(definition).bind(&now)
+            .execute(&mut *conn).await.map(|_| version)
     })?;
     super::audit::append(
-        &mut tx,
+        tx,
         NewEntry {
             actor,
             action: "service.form",
@@ -68,7 +102,6 @@ pub async fn save_form(
         },
     )
     .await?;
-    tx.commit().await?;
     Ok(version)
 }
 

@@ -13,9 +13,10 @@ use uuid::Uuid;
 use super::regions::{ProvinceRow, RegencyRow};
 use super::{Db, StorageError, Tx, on_pool, on_tx};
 use crate::domain::catalog::{
-    AgencyDoc, CatalogDoc, ClosureDoc, FORMAT, FeeDoc, MppDoc, OpeningHoursDoc, RequirementDoc,
-    ServiceDoc, TemplateDoc, TenantDoc, TimeLimitDoc, VERSION,
+    AgencyDoc, CatalogDoc, ClosureDoc, FORMAT, FeeDoc, FormAt, MppDoc, OpeningHoursDoc,
+    RequirementDoc, ServiceDoc, TemplateDoc, TenantDoc, TimeLimitDoc, VERSION,
 };
+use crate::domain::form::FormDef;
 
 const CHUNK: usize = 500;
 
@@ -349,6 +350,7 @@ fn service_doc(
         service_guarantee: s.service_guarantee.clone(),
         security_guarantee: s.security_guarantee.clone(),
         performance_evaluation: s.performance_evaluation.clone(),
+        form: None,
     }
 }
 
@@ -363,6 +365,11 @@ fn group<T>(rows: &[T], key: impl Fn(&T) -> Uuid) -> HashMap<Uuid, Vec<&T>> {
 impl CatalogRows {
     /// The catalog in its interchange format, every list sorted by slug: the export.
     pub fn to_doc(&self) -> CatalogDoc {
+        self.to_doc_with_forms(&HashMap::new())
+    }
+
+    /// The catalog document with the services' current application forms.
+    pub fn to_doc_with_forms(&self, forms: &HashMap<Uuid, FormDef>) -> CatalogDoc {
         let agency_slug: HashMap<Uuid, &str> = self
             .agencies
             .iter()
@@ -396,14 +403,16 @@ impl CatalogRows {
                     agency_slug.get(&t.agency_id).copied().unwrap_or_default(),
                 );
                 for s in services.get(&t.id).into_iter().flatten() {
-                    tenant.services.push(service_doc(
+                    let mut service = service_doc(
                         s,
                         s.template_id
                             .and_then(|id| template_slug.get(&id))
                             .map(|s| (*s).to_owned()),
                         requirements.get(&s.id).map_or(&[][..], |v| v.as_slice()),
                         steps.get(&s.id).map_or(&[][..], |v| v.as_slice()),
-                    ));
+                    );
+                    service.form = forms.get(&s.id).cloned();
+                    tenant.services.push(service);
                 }
                 tenant.services.sort_by(|a, b| a.slug.cmp(&b.slug));
                 doc.tenants.push(tenant);
@@ -442,8 +451,14 @@ struct NewService<'a> {
 }
 
 /// Applies a validated, normalized document in one transaction, writing only what differs from
-/// the database. Nothing is deleted.
-pub async fn import(db: &Db, doc: &CatalogDoc, actor: &str) -> Result<ImportReport, StorageError> {
+/// the database, and the services' forms taken out of it (`CatalogDoc::take_forms`): a form that
+/// differs from the service's current one becomes its next version. Nothing is deleted.
+pub async fn import(
+    db: &Db,
+    doc: &CatalogDoc,
+    forms: &[FormAt],
+    actor: &str,
+) -> Result<ImportReport, StorageError> {
     let mut tx = db.begin().await?;
     // One catalog writer at a time: the row lock (PostgreSQL) or the write lock (SQLite) makes a
     // concurrent import wait, and the comparison below sees what that import wrote.
@@ -648,6 +663,27 @@ pub async fn import(db: &Db, doc: &CatalogDoc, actor: &str) -> Result<ImportRepo
         }
     }
     insert_services(&mut tx, &new_services).await?;
+    for f in forms {
+        let service_id: Uuid = on_tx!(&mut tx, conn => sqlx::query_scalar(
+            "SELECT s.id FROM services s JOIN tenants t ON t.id = s.tenant_id JOIN mpps m ON m.id = t.mpp_id \
+             WHERE m.slug = $1 AND t.slug = $2 AND s.slug = $3",
+        ).bind(&f.mpp).bind(&f.tenant).bind(&f.service).fetch_one(conn).await)?;
+        let current = super::applications::form_in(&mut tx, service_id).await?;
+        match current.and_then(|json| serde_json::from_str::<FormDef>(&json).ok()) {
+            Some(old) if old == f.form => report.unchanged += 1,
+            old => {
+                let json =
+                    serde_json::to_string(&f.form).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+                super::applications::write_form(&mut tx, service_id, &json, actor, "national")
+                    .await?;
+                if old.is_some() {
+                    report.updated += 1;
+                } else {
+                    report.created += 1;
+                }
+            }
+        }
+    }
     if report.created + report.updated > 0 {
         bump_version(&mut tx).await?;
         let details = serde_json::json!({

@@ -12,6 +12,7 @@ both_engines!(
     catalog_export_imports_into_an_empty_database_unchanged,
     invalid_catalog_is_refused_with_paths_and_writes_nothing,
     catalog_change_reaches_every_node,
+    forms_travel_in_the_catalog_format,
 );
 
 async fn regions_import_loads_the_national_registry(engine: Engine) {
@@ -353,4 +354,104 @@ async fn holidays_and_closures_reach_the_mpp_page(engine: Engine) {
         .get_json("/api/v1/mpps/sewaka-dharma-kota-denpasar")
         .await;
     assert_eq!(denpasar["time_zone"], "WITA");
+}
+
+/// The service in a catalog document (as JSON) by its MPP, tenant and service slugs.
+fn service_in<'d>(
+    doc: &'d mut serde_json::Value,
+    mpp: &str,
+    tenant: &str,
+    service: &str,
+) -> &'d mut serde_json::Value {
+    let find = |list: &'d mut serde_json::Value, slug: &str| -> &'d mut serde_json::Value {
+        list.as_array_mut()
+            .expect("list")
+            .iter_mut()
+            .find(|x| x["slug"] == slug)
+            .unwrap_or_else(|| panic!("{slug}"))
+    };
+    let m = find(&mut doc["mpps"], mpp);
+    let t = find(&mut m["tenants"], tenant);
+    find(&mut t["services"], service)
+}
+
+/// Application forms are part of the catalog document: exported with their services, imported
+/// as each service's next version when they differ, checked like the web editor checks them.
+async fn forms_travel_in_the_catalog_format(engine: Engine) {
+    let Some(app) = TestApp::demo(engine).await else {
+        return;
+    };
+    let exported = imports::export_catalog(app.db()).await.expect("export");
+    let mut doc: serde_json::Value = serde_json::from_str(&exported).expect("json");
+    let akta = service_in(
+        &mut doc,
+        "among-warga-kota-batu",
+        "dispendukcapil",
+        "penerbitan-akta-kelahiran",
+    );
+    let fields = akta["form"]["fields"]
+        .as_array_mut()
+        .expect("the demo's form is exported");
+    assert!(fields.iter().any(|f| f["key"] == "nik_ibu"), "{fields:?}");
+    fields.push(
+        serde_json::json!({"key": "anak_ke", "label_id": "Anak ke-", "label_en": "Birth order",
+        "kind": "number", "min": 1, "max": 30, "required": {"when": "never"}}),
+    );
+    let kia = service_in(
+        &mut doc,
+        "among-warga-kota-batu",
+        "dispendukcapil",
+        "penerbitan-kia",
+    );
+    assert!(
+        kia.get("form").is_none(),
+        "a service without a form has none in the export"
+    );
+    kia["form"] = serde_json::json!({"fields": [{"key": "nama_anak", "label_id": "Nama anak",
+        "label_en": "Child's name", "kind": "text", "max_length": 100, "required": {"when": "always"}}]});
+    let report = imports::import_catalog(app.db(), doc.to_string().as_bytes(), "test")
+        .await
+        .expect("import");
+    assert_eq!((report.created, report.updated), (1, 1), "{report:?}");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM application_form_versions")
+            .await,
+        3 + 2,
+        "the demo's three and two new versions"
+    );
+    let again = imports::import_catalog(app.db(), doc.to_string().as_bytes(), "test")
+        .await
+        .expect("re-import");
+    assert_eq!((again.created, again.updated), (0, 0), "{again:?}");
+    let second = imports::export_catalog(app.db()).await.expect("export");
+    assert!(second.contains("\"anak_ke\""), "the new field is exported");
+
+    // A wrong form is refused with its path, like any other problem; nothing is written.
+    let mut bad = doc.clone();
+    let kia = service_in(
+        &mut bad,
+        "among-warga-kota-batu",
+        "dispendukcapil",
+        "penerbitan-kia",
+    );
+    kia["form"]["fields"][0]["key"] = "csrf".into();
+    let akta = service_in(
+        &mut bad,
+        "among-warga-kota-batu",
+        "dispendukcapil",
+        "penerbitan-akta-kelahiran",
+    );
+    akta["form"] = serde_json::json!({"fields": []});
+    let err = imports::import_catalog(app.db(), bad.to_string().as_bytes(), "test")
+        .await
+        .expect_err("refused");
+    let text = err.to_string();
+    assert!(text.contains(".form.csrf"), "{text}");
+    assert!(text.contains("needs at least one field"), "{text}");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM application_form_versions")
+            .await,
+        5,
+        "nothing written"
+    );
 }
