@@ -577,28 +577,44 @@ pub async fn apply(
         return Err(not_online(lang));
     };
     let key = start_key(&form.key, lang, &here)?;
-    let random: [u8; 8] =
-        crate::credentials::random_bytes::<8>().map_err(|_| PageError::unavailable(lang, &here))?;
-    let sealed = seal_answers(&app, &BTreeMap::new(), lang)?;
+    let draft = new_draft(&app, &catalog, service, session.account_id, version, &key)
+        .await
+        .map_err(|e| PageError::internal(lang, &here, &*e))?;
+    Ok(Redirect::to(&format!("/akun/permohonan/{}", draft.id)).into_response())
+}
+
+/// Makes the citizen's draft of `service` with its form `version`, with no answers yet; a
+/// retried start with the same `key` returns the draft the first one made.
+pub(super) async fn new_draft(
+    app: &AppState,
+    catalog: &Catalog,
+    service: &Service,
+    account_id: Uuid,
+    version: i32,
+    key: &str,
+) -> Result<ApplicationRow, Box<dyn std::error::Error + Send + Sync>> {
+    let random: [u8; 8] = crate::credentials::random_bytes::<8>()?;
+    let sealed = app.settings.keys.seal(
+        ANSWERS,
+        &serde_json::to_vec(&BTreeMap::<String, String>::new())?,
+    )?;
     let limit = i32::try_from(rules::limit_in_working_days(service.time_limit)).ok();
-    let draft = store::create_draft(
+    Ok(store::create_draft(
         &app.db,
         store::NewApplication {
             service_id: service.id,
             tenant_id: catalog.tenants[service.tenant].id,
             mpp_id: catalog.mpps[service.mpp].id,
-            account_id: session.account_id,
+            account_id,
             tracking_code: &rules::tracking_code(random),
             answers_sealed: &sealed,
             form_version: version,
             limit_days: limit,
-            idempotency_key: &key,
+            idempotency_key: key,
         },
         Utc::now(),
     )
-    .await
-    .map_err(|e| PageError::internal(lang, &here, &e))?;
-    Ok(Redirect::to(&format!("/akun/permohonan/{}", draft.id)).into_response())
+    .await?)
 }
 
 pub(super) struct FieldView {
@@ -913,6 +929,25 @@ pub async fn application(
     .await
 }
 
+/// What stops `row` from being sent with these answers and its uploads (empty: it may be sent).
+pub(super) async fn sending_problems(
+    app: &AppState,
+    catalog: &Catalog,
+    place: &Place<'_>,
+    row: &ApplicationRow,
+    def: &FormDef,
+    answers: &BTreeMap<String, String>,
+) -> Result<Vec<crate::domain::form::FieldProblem>, crate::storage::StorageError> {
+    let uploaded: BTreeSet<String> = store::documents(&app.db, row.id)
+        .await?
+        .into_iter()
+        .filter(|d| d.kind == "input")
+        .map(|d| d.field_key)
+        .collect();
+    let registry = |code: &str| catalog.region_name(code).is_some();
+    Ok(def.check(answers, &uploaded, today(app, place.mpp), &registry))
+}
+
 /// Saves the answers, and submits (or resubmits) when asked and they are complete.
 pub async fn save(
     State(app): State<AppState>,
@@ -964,16 +999,9 @@ pub async fn save(
     if form.first("aksi") != Some("kirim") {
         return Ok(Redirect::to(&format!("{here}?pesan=tersimpan")).into_response());
     }
-    let docs = store::documents(&app.db, row.id)
+    let problems = sending_problems(&app, &catalog, &place, &row, &def, &answers)
         .await
         .map_err(|e| PageError::internal(lang, &here, &e))?;
-    let uploaded: BTreeSet<String> = docs
-        .iter()
-        .filter(|d| d.kind == "input")
-        .map(|d| d.field_key.clone())
-        .collect();
-    let registry = |code: &str| catalog.region_name(code).is_some();
-    let problems = def.check(&answers, &uploaded, today(&app, place.mpp), &registry);
     if !problems.is_empty() {
         let errors = problems
             .into_iter()
@@ -1134,8 +1162,70 @@ fn clean_name(name: &str) -> String {
     }
 }
 
-/// Checks an uploaded file against the allowed types and limit, then stores its bytes
-/// durably; returns (address, content type, size, sealed name).
+/// Why a file was not kept, in both languages, with its status (413, 415 or 422).
+pub(super) struct FileRefusal {
+    pub(super) status: StatusCode,
+    pub(super) id: String,
+    pub(super) en: String,
+}
+
+/// A file kept in the blob store, ready to be recorded.
+pub(super) struct KeptFile {
+    pub(super) address: String,
+    pub(super) content_type: &'static str,
+    pub(super) size: i64,
+    pub(super) name_sealed: Vec<u8>,
+}
+
+/// Checks an uploaded file against a document field (present, within `max_bytes`, of one of
+/// `types` by its content) and stores it sealed; durable when this returns.
+pub(super) async fn keep_file(
+    app: &AppState,
+    name: &str,
+    bytes: &[u8],
+    types: &[DocumentType],
+    max_bytes: u64,
+) -> Result<Result<KeptFile, FileRefusal>, crate::documents::DocumentError> {
+    let refuse = |status, id: String, en: String| Ok(Err(FileRefusal { status, id, en }));
+    if bytes.is_empty() {
+        return refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Pilih berkas untuk diunggah.".into(),
+            "Choose a file to upload.".into(),
+        );
+    }
+    if bytes.len() as u64 > max_bytes {
+        let limit = size_text(i64::try_from(max_bytes).unwrap_or(i64::MAX));
+        return refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("Berkas terlalu besar; paling besar {limit}."),
+            format!("The file is too large; at most {limit}."),
+        );
+    }
+    let Some(kind) = crate::documents::sniff(bytes).filter(|k| types.contains(k)) else {
+        let accepted = types_text(types);
+        return refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "Isi berkas bukan jenis yang diterima (nama berkas tidak menentukan jenisnya). Jenis yang diterima: {accepted}."
+            ),
+            format!(
+                "The file's content is not an accepted type (its name does not decide that). Accepted: {accepted}."
+            ),
+        );
+    };
+    let keys = &app.settings.keys;
+    let address = app.settings.blobs.put(keys, bytes).await?;
+    let name_sealed = keys.seal(DOC_NAME, clean_name(name).as_bytes())?;
+    Ok(Ok(KeptFile {
+        address,
+        content_type: crate::documents::content_type(kind),
+        size: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
+        name_sealed,
+    }))
+}
+
+/// `keep_file` for a page: the refusal as its status and the message in the reader's language.
 pub(super) async fn store_file(
     app: &AppState,
     lang: Lang,
@@ -1145,55 +1235,11 @@ pub(super) async fn store_file(
     types: &[DocumentType],
     max_bytes: u64,
 ) -> Result<Result<(String, &'static str, i64, Vec<u8>), (StatusCode, String)>, PageError> {
-    if bytes.is_empty() {
-        return Ok(Err((
-            StatusCode::UNPROCESSABLE_ENTITY,
-            lang.pick("Pilih berkas untuk diunggah.", "Choose a file to upload.")
-                .to_owned(),
-        )));
+    match keep_file(app, name, bytes, types, max_bytes).await {
+        Ok(Ok(k)) => Ok(Ok((k.address, k.content_type, k.size, k.name_sealed))),
+        Ok(Err(r)) => Ok(Err((r.status, lang.pick(&r.id, &r.en).to_owned()))),
+        Err(e) => Err(PageError::internal(lang, here, &e)),
     }
-    if bytes.len() as u64 > max_bytes {
-        return Ok(Err((
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "{} {}.",
-                lang.pick(
-                    "Berkas terlalu besar; paling besar",
-                    "The file is too large; at most"
-                ),
-                size_text(i64::try_from(max_bytes).unwrap_or(i64::MAX))
-            ),
-        )));
-    }
-    let Some(kind) = crate::documents::sniff(bytes).filter(|k| types.contains(k)) else {
-        return Ok(Err((
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!(
-                "{} {}.",
-                lang.pick(
-                    "Isi berkas bukan jenis yang diterima (nama berkas tidak menentukan jenisnya). Jenis yang diterima:",
-                    "The file's content is not an accepted type (its name does not decide that). Accepted:"
-                ),
-                types_text(types)
-            ),
-        )));
-    };
-    let keys = &app.settings.keys;
-    let address = app
-        .settings
-        .blobs
-        .put(keys, bytes)
-        .await
-        .map_err(|e| PageError::internal(lang, here, &e))?;
-    let name_sealed = keys
-        .seal(DOC_NAME, clean_name(name).as_bytes())
-        .map_err(|e| PageError::internal(lang, here, &e))?;
-    Ok(Ok((
-        address,
-        crate::documents::content_type(kind),
-        i64::try_from(bytes.len()).unwrap_or(i64::MAX),
-        name_sealed,
-    )))
 }
 
 /// A page's multipart upload read whole (up to the largest document) with its CSRF token

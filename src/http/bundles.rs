@@ -23,8 +23,8 @@ use super::AppState;
 use super::account::{PairsForm, checked_form, csrf, csrf_forms, render, signed_in};
 use super::applications::{
     FieldView, Prepared, checked_upload, day_text, field_views, form_for, form_of, limit_text,
-    not_held, open_answers, place_of, seal_answers, start_key, state_words, step_refusal,
-    store_file, today, upload_refusal,
+    not_held, open_answers, place_of, seal_answers, sending_problems, start_key, state_words,
+    step_refusal, store_file, upload_refusal,
 };
 use super::errors::PageError;
 use super::i18n::{Lang, Texts};
@@ -484,20 +484,15 @@ pub async fn save(
         return Ok(Redirect::to(&format!("{here}?pesan=tersimpan")).into_response());
     }
     let catalog = app.catalog.get();
-    let registry = |code: &str| catalog.region_name(code).is_some();
     let mut errors = BTreeMap::new();
     for (m, (f, _)) in members.iter().zip(&forms) {
-        let uploaded: BTreeSet<String> = store::documents(&app.db, m.id)
-            .await
-            .map_err(|e| PageError::internal(lang, &here, &e))?
-            .into_iter()
-            .filter(|d| d.kind == "input")
-            .map(|d| d.field_key)
-            .collect();
         let Some(place) = place_of(&catalog, m) else {
             return Err(PageError::not_found(lang, &here));
         };
-        for p in f.check(&own(f), &uploaded, today(&app, place.mpp), &registry) {
+        let problems = sending_problems(&app, &catalog, &place, m, f, &own(f))
+            .await
+            .map_err(|e| PageError::internal(lang, &here, &e))?;
+        for p in problems {
             errors
                 .entry(p.key)
                 .or_insert_with(|| lang.pick(&p.id, &p.en).to_owned());
