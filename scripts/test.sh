@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, unit, integration (SQLite and PostgreSQL) and
-# end-to-end (headless Chromium) tests. Installs and starts what the tests need when it can.
+# The whole test suite: formatting, lints, unit, integration (SQLite and PostgreSQL; an S3 bucket
+# served by moto) and end-to-end (headless Chromium) tests. Installs and starts what the tests
+# need when it can.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,17 @@ fi
 if [ ! -f target/npm/node_modules/axe-core/axe.min.js ] && command -v npm >/dev/null 2>&1; then
   npm install --silent --no-audit --no-fund --prefix target/npm axe-core@4.14.1 >/dev/null \
     || echo "could not install axe-core; accessibility checks will be skipped outside CI"
+fi
+
+# moto (PyPI) for the tests of documents kept in an S3-compatible bucket: they start its server on
+# a loopback port themselves.
+if [ ! -x target/moto/bin/moto_server ] && command -v python3 >/dev/null 2>&1; then
+  echo "installing moto"
+  python3 -m venv target/moto >/dev/null 2>&1 \
+    || { as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null \
+         && python3 -m venv target/moto; } || true
+  target/moto/bin/pip install -q 'moto[server]==5.2.5' >/dev/null \
+    || echo "could not install moto; S3 tests will be skipped outside CI"
 fi
 
 # PostgreSQL at 127.0.0.1:5432 (trust auth, user postgres); tests create and drop their databases.

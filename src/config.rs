@@ -6,6 +6,7 @@
 //! | listen address | `--listen` | `MPP_LISTEN` | `127.0.0.1:8080` |
 //! | database | `--database-url` | `DATABASE_URL` | `sqlite://{data_dir}/mpp.sqlite3` |
 //! | data directory | `--data-dir` | `MPP_DATA_DIR` | `data` |
+//! | documents' store | – | `MPP_DOCUMENTS_URL` (`s3://bucket/prefix`; `AWS_*` for access) | `{data_dir}/documents` |
 //! | log format | `--log-format` | `MPP_LOG_FORMAT` | `text` (or `json`) |
 //! | catalog refresh | – | `MPP_CATALOG_REFRESH_SECS` | `5` |
 //! | public address | – | `MPP_PUBLIC_URL` | `http://{listen}` |
@@ -43,8 +44,14 @@ pub struct Config {
     pub listen: String,
     /// `sqlite://path` or `postgres://user:password@host/db`; SQLite in `data_dir` when absent.
     pub database_url: Option<String>,
-    /// Where the embedded SQLite file (and later, uploaded documents) live.
+    /// Where the embedded SQLite file and (by default) uploaded documents live.
     pub data_dir: PathBuf,
+    /// Where documents' bytes are kept when not under `{data_dir}/documents`: an S3-compatible
+    /// bucket and prefix, `s3://bucket/prefix`, which several nodes can share. Access comes from
+    /// the standard environment: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+    /// `AWS_SESSION_TOKEN`, `AWS_REGION`, `AWS_ENDPOINT_URL` (or `AWS_ENDPOINT`, for a store
+    /// other than Amazon's) and `AWS_ALLOW_HTTP=true` (an endpoint without TLS).
+    pub documents_url: Option<String>,
     pub log_format: LogFormat,
     /// How often a node checks whether the catalog changed in the database (seconds).
     pub catalog_refresh_secs: u64,
@@ -84,6 +91,7 @@ impl Default for Config {
             listen: "127.0.0.1:8080".into(),
             database_url: None,
             data_dir: PathBuf::from("data"),
+            documents_url: None,
             log_format: LogFormat::Text,
             catalog_refresh_secs: 5,
             mode: Mode::Production,
@@ -156,6 +164,7 @@ impl Config {
                 .map_err(|_| ConfigError::Number("MPP_CATALOG_REFRESH_SECS"))?;
         }
         for (name, slot) in [
+            ("MPP_DOCUMENTS_URL", &mut config.documents_url),
             ("MPP_SMTP_URL", &mut config.smtp_url),
             ("MPP_SMS_URL", &mut config.sms_url),
             ("MPP_SMS_TOKEN", &mut config.sms_token),

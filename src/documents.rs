@@ -8,13 +8,21 @@
 //! - **Content-addressed.** A blob's name is the SHA-256 of the plain bytes, so the same file
 //!   uploaded twice is stored once, and a name says nothing about its owner.
 //! - **Durable.** On the local disk a blob is written to a temporary file, flushed to the disk
-//!   (`fsync`), renamed into place and its directory flushed, before `put` returns; the
-//!   database row naming it is written after that. A crash in between leaves a blob no row
-//!   names: `orphans` finds those for removal.
+//!   (`fsync`), renamed into place and its directory flushed, before `put` returns. In an
+//!   S3-compatible bucket (`object_store`), `put` returns once the PUT is acknowledged, which
+//!   S3 gives only for a stored object. The database row naming a blob is written after that.
+//!   A crash in between leaves a blob no row names: `sweep_orphans` removes those.
+//!
+//! The local disk keeps its own writing code: `object_store`'s local backend renames into
+//! place without flushing the file or its directory.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use futures_util::TryStreamExt;
+use object_store::aws::AmazonS3Builder;
+use object_store::{ObjectStore, ObjectStoreExt};
 use sha2::{Digest, Sha256};
 
 use crate::domain::form::DocumentType;
@@ -26,6 +34,10 @@ const SEAL_CONTEXT: &str = "document";
 pub enum DocumentError {
     #[error("blob store: {0}")]
     Io(#[from] std::io::Error),
+    #[error("object store: {0}")]
+    ObjectStore(#[from] object_store::Error),
+    #[error("documents_url must be s3://BUCKET or s3://BUCKET/PREFIX")]
+    Url,
     #[error("blob {0} is missing")]
     Missing(String),
     #[error(transparent)]
@@ -55,16 +67,33 @@ pub fn address(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// Sealed blobs on the local disk, under `{root}/ab/abcdef…` (the first two hex digits make a
-/// directory, so no directory holds more than a few thousand files).
+fn is_address(name: &str) -> bool {
+    name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Sealed blobs named `ab/abcdef…` (the first two hex digits make a directory, so no directory
+/// holds more than a few thousand files): under a directory of the local disk, or under a
+/// prefix of an S3-compatible bucket that several nodes share.
 #[derive(Debug, Clone)]
 pub struct BlobStore {
-    root: PathBuf,
+    backend: Backend,
+}
+
+#[derive(Debug, Clone)]
+enum Backend {
+    Disk(PathBuf),
+    Bucket {
+        store: Arc<dyn ObjectStore>,
+        /// Without slashes at either end; empty for the bucket's root.
+        prefix: String,
+    },
 }
 
 impl BlobStore {
     pub fn local(root: impl Into<PathBuf>) -> BlobStore {
-        BlobStore { root: root.into() }
+        BlobStore {
+            backend: Backend::Disk(root.into()),
+        }
     }
 
     /// A store of its own under the system's temporary directory (tests and benchmarks).
@@ -72,84 +101,203 @@ impl BlobStore {
         BlobStore::local(std::env::temp_dir().join(format!("mpp-blobs-{}", uuid::Uuid::new_v4())))
     }
 
-    fn path(&self, address: &str) -> Option<PathBuf> {
-        let valid = address.len() == 64 && address.bytes().all(|b| b.is_ascii_hexdigit());
-        valid.then(|| self.root.join(&address[..2]).join(address))
+    /// The bucket and prefix of `url` (`s3://BUCKET/PREFIX`), reached with the credentials,
+    /// region and endpoint of the standard `AWS_*` environment variables.
+    pub fn s3(url: &str) -> Result<BlobStore, DocumentError> {
+        BlobStore::s3_with(url, AmazonS3Builder::from_env())
     }
 
-    /// Seals and stores `bytes`; returns their address once they are on the disk.
+    /// The bucket and prefix of `url` reached with `builder`'s settings (tests give an endpoint
+    /// and credentials here rather than in the process's environment).
+    pub fn s3_with(url: &str, builder: AmazonS3Builder) -> Result<BlobStore, DocumentError> {
+        let (bucket, prefix) = parse_s3_url(url).ok_or(DocumentError::Url)?;
+        // A few quick retries: long enough for a blip, short enough that a citizen's upload
+        // or a node's start fails within seconds when the bucket is really unreachable.
+        let retry = object_store::RetryConfig {
+            max_retries: 4,
+            retry_timeout: Duration::from_secs(20),
+            ..object_store::RetryConfig::default()
+        };
+        let store = builder.with_bucket_name(bucket).with_retry(retry).build()?;
+        Ok(BlobStore::in_object_store(Arc::new(store), prefix))
+    }
+
+    /// Blobs under `prefix` of any object store (tests use the in-memory one).
+    pub fn in_object_store(store: Arc<dyn ObjectStore>, prefix: &str) -> BlobStore {
+        BlobStore {
+            backend: Backend::Bucket {
+                store,
+                prefix: prefix.trim_matches('/').to_owned(),
+            },
+        }
+    }
+
+    /// Checks that the store can be reached and read (a node refuses to start otherwise):
+    /// the directory is created; the bucket is listed under the prefix.
+    pub async fn check(&self) -> Result<(), DocumentError> {
+        match &self.backend {
+            Backend::Disk(root) => Ok(tokio::fs::create_dir_all(root).await?),
+            Backend::Bucket { store, prefix } => {
+                let prefix = object_store::path::Path::from(prefix.as_str());
+                store.list_with_delimiter(Some(&prefix)).await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Seals and stores `bytes`; returns their address once they are durably stored.
     pub async fn put(&self, keys: &DataKeys, bytes: &[u8]) -> Result<String, DocumentError> {
         let address = address(bytes);
         let sealed = keys.seal(SEAL_CONTEXT, bytes)?;
-        let path = self
-            .path(&address)
-            .ok_or_else(|| DocumentError::Missing(address.clone()))?;
-        tokio::task::spawn_blocking(move || write_durably(&path, &sealed))
-            .await
-            .map_err(std::io::Error::other)??;
+        match &self.backend {
+            Backend::Disk(root) => {
+                let path = disk_path(root, &address)
+                    .ok_or_else(|| DocumentError::Missing(address.clone()))?;
+                tokio::task::spawn_blocking(move || write_durably(&path, &sealed))
+                    .await
+                    .map_err(std::io::Error::other)??;
+            }
+            Backend::Bucket { store, prefix } => {
+                let key = object_key(prefix, &address)
+                    .ok_or_else(|| DocumentError::Missing(address.clone()))?;
+                store.put(&key, sealed.into()).await?;
+            }
+        }
         Ok(address)
     }
 
     /// The plain bytes stored at `address`.
     pub async fn get(&self, keys: &DataKeys, address: &str) -> Result<Vec<u8>, DocumentError> {
-        let path = self
-            .path(address)
-            .ok_or_else(|| DocumentError::Missing(address.to_owned()))?;
-        let sealed = match tokio::fs::read(&path).await {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(DocumentError::Missing(address.to_owned()));
+        let missing = || DocumentError::Missing(address.to_owned());
+        let sealed = match &self.backend {
+            Backend::Disk(root) => {
+                let path = disk_path(root, address).ok_or_else(missing)?;
+                match tokio::fs::read(&path).await {
+                    Ok(b) => b,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(missing()),
+                    Err(e) => return Err(e.into()),
+                }
             }
-            Err(e) => return Err(e.into()),
+            Backend::Bucket { store, prefix } => {
+                let key = object_key(prefix, address).ok_or_else(missing)?;
+                let found = match store.get(&key).await {
+                    Ok(found) => found,
+                    Err(object_store::Error::NotFound { .. }) => return Err(missing()),
+                    Err(e) => return Err(e.into()),
+                };
+                found.bytes().await?.to_vec()
+            }
         };
         Ok(keys.open(SEAL_CONTEXT, &sealed)?)
     }
 
-    /// Addresses of blobs older than `age`, for the orphan sweep to compare with the rows.
+    /// Addresses of blobs older than `age`, for the orphan sweep to compare with the rows. On
+    /// the disk, temporary files that old (writes a crash cut short) are removed on the way.
     pub async fn older_than(&self, age: Duration) -> Result<Vec<String>, DocumentError> {
-        let root = self.root.clone();
-        let found = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<String>> {
-            let mut out = Vec::new();
-            let Ok(dirs) = std::fs::read_dir(&root) else {
-                return Ok(out);
-            };
-            let cutoff = SystemTime::now() - age;
-            for dir in dirs {
-                let dir = dir?;
-                if !dir.file_type()?.is_dir() {
-                    continue;
-                }
-                for file in std::fs::read_dir(dir.path())? {
-                    let file = file?;
-                    let name = file.file_name().to_string_lossy().into_owned();
-                    if file.metadata()?.modified()? >= cutoff {
-                        continue;
-                    }
-                    if name.len() == 64 {
-                        out.push(name);
-                    } else if name.starts_with(".tmp-") {
-                        // A write a crash interrupted: never named by anything.
-                        std::fs::remove_file(file.path())?;
-                    }
-                }
+        match &self.backend {
+            Backend::Disk(root) => {
+                let root = root.clone();
+                let found = tokio::task::spawn_blocking(move || disk_older_than(&root, age))
+                    .await
+                    .map_err(std::io::Error::other)??;
+                Ok(found)
             }
-            Ok(out)
-        })
-        .await
-        .map_err(std::io::Error::other)??;
-        Ok(found)
+            Backend::Bucket { store, prefix } => {
+                // The bucket's clock dates the objects; a node's clock a few seconds off is
+                // nothing against the sweep's hour.
+                let cutoff = chrono::Utc::now() - age;
+                let prefix = object_store::path::Path::from(prefix.as_str());
+                let mut listed = store.list(Some(&prefix));
+                let mut out = Vec::new();
+                while let Some(meta) = listed.try_next().await? {
+                    if meta.last_modified < cutoff
+                        && let Some(name) = meta.location.filename()
+                        && is_address(name)
+                    {
+                        out.push(name.to_owned());
+                    }
+                }
+                Ok(out)
+            }
+        }
     }
 
     pub async fn remove(&self, address: &str) -> Result<(), DocumentError> {
-        if let Some(path) = self.path(address) {
-            match tokio::fs::remove_file(path).await {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e.into()),
+        match &self.backend {
+            Backend::Disk(root) => {
+                if let Some(path) = disk_path(root, address) {
+                    match tokio::fs::remove_file(path).await {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+            Backend::Bucket { store, prefix } => {
+                if let Some(key) = object_key(prefix, address) {
+                    match store.delete(&key).await {
+                        Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
             }
         }
         Ok(())
     }
+}
+
+/// `s3://bucket/some/prefix/` → `("bucket", "some/prefix")`.
+fn parse_s3_url(url: &str) -> Option<(&str, &str)> {
+    let rest = url.strip_prefix("s3://")?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    let valid = (3..=63).contains(&bucket.len())
+        && bucket
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-');
+    valid.then_some((bucket, prefix.trim_matches('/')))
+}
+
+fn disk_path(root: &Path, address: &str) -> Option<PathBuf> {
+    is_address(address).then(|| root.join(&address[..2]).join(address))
+}
+
+fn object_key(prefix: &str, address: &str) -> Option<object_store::path::Path> {
+    is_address(address).then(|| {
+        let key = if prefix.is_empty() {
+            format!("{}/{address}", &address[..2])
+        } else {
+            format!("{prefix}/{}/{address}", &address[..2])
+        };
+        object_store::path::Path::from(key)
+    })
+}
+
+fn disk_older_than(root: &Path, age: Duration) -> std::io::Result<Vec<String>> {
+    let mut out = Vec::new();
+    let Ok(dirs) = std::fs::read_dir(root) else {
+        return Ok(out);
+    };
+    let cutoff = SystemTime::now() - age;
+    for dir in dirs {
+        let dir = dir?;
+        if !dir.file_type()?.is_dir() {
+            continue;
+        }
+        for file in std::fs::read_dir(dir.path())? {
+            let file = file?;
+            let name = file.file_name().to_string_lossy().into_owned();
+            if file.metadata()?.modified()? >= cutoff {
+                continue;
+            }
+            if name.len() == 64 {
+                out.push(name);
+            } else if name.starts_with(".tmp-") {
+                // A write a crash interrupted: never named by anything.
+                std::fs::remove_file(file.path())?;
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Removes blobs that no document row names and that are older than `age` (a crash between
@@ -225,15 +373,19 @@ mod tests {
         assert_eq!(sniff(b""), None);
     }
 
+    fn keys() -> DataKeys {
+        DataKeys::parse(
+            &format!("k1:{}", DataKeys::generate_key().expect("key")),
+            &DataKeys::generate_key().expect("key"),
+        )
+        .expect("keys")
+    }
+
     #[tokio::test]
     async fn blobs_are_sealed_on_disk_and_found_by_address() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = BlobStore::local(dir.path());
-        let keys = DataKeys::parse(
-            &format!("k1:{}", DataKeys::generate_key().expect("key")),
-            &DataKeys::generate_key().expect("key"),
-        )
-        .expect("keys");
+        let keys = keys();
         let plain = b"%PDF-1.4 a scan of a family card";
         let at = store.put(&keys, plain).await.expect("put");
         assert_eq!(at, address(plain));
@@ -261,5 +413,58 @@ mod tests {
             store.get(&keys, &at).await,
             Err(DocumentError::Missing(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn blobs_in_a_bucket_live_under_the_prefix() {
+        let memory = Arc::new(object_store::memory::InMemory::new());
+        let store = BlobStore::in_object_store(memory.clone(), "/mpp/documents/");
+        store.check().await.expect("reachable");
+        let keys = keys();
+        let plain = b"%PDF-1.4 a scan of a family card";
+        let at = store.put(&keys, plain).await.expect("put");
+        let key = object_store::path::Path::from(format!("mpp/documents/{}/{at}", &at[..2]));
+        let stored = memory.get(&key).await.expect("object").bytes().await;
+        assert!(
+            !stored
+                .expect("bytes")
+                .windows(10)
+                .any(|w| w == &plain[..10]),
+            "the object is sealed"
+        );
+        assert_eq!(store.get(&keys, &at).await.expect("get"), plain);
+        assert!(matches!(
+            store.get(&keys, &"0".repeat(64)).await,
+            Err(DocumentError::Missing(_))
+        ));
+        assert_eq!(
+            store
+                .older_than(Duration::from_secs(3600))
+                .await
+                .expect("list"),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            store.older_than(Duration::ZERO).await.expect("list"),
+            vec![at.clone()]
+        );
+        store.remove(&at).await.expect("remove");
+        store.remove(&at).await.expect("removing twice is no error");
+        assert!(matches!(
+            store.get(&keys, &at).await,
+            Err(DocumentError::Missing(_))
+        ));
+    }
+
+    #[test]
+    fn a_documents_url_names_a_bucket_and_a_prefix() {
+        assert_eq!(parse_s3_url("s3://mpp-docs"), Some(("mpp-docs", "")));
+        assert_eq!(
+            parse_s3_url("s3://mpp-docs/batu/documents/"),
+            Some(("mpp-docs", "batu/documents"))
+        );
+        assert_eq!(parse_s3_url("https://mpp-docs/x"), None);
+        assert_eq!(parse_s3_url("s3://key:secret@bucket/x"), None);
+        assert_eq!(parse_s3_url("s3:///x"), None);
     }
 }

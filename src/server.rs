@@ -8,6 +8,7 @@ use crate::catalog::{Catalog, SharedCatalog};
 use std::sync::Arc;
 
 use crate::config::{Config, Mode};
+use crate::documents::BlobStore;
 use crate::http::Settings;
 use crate::storage::{Db, StorageError};
 use crate::{demo, http};
@@ -24,6 +25,26 @@ pub async fn open_db(config: &Config) -> anyhow::Result<Db> {
         std::fs::create_dir_all(&config.data_dir)?;
     }
     Ok(Db::connect(&config.database_url()).await?)
+}
+
+/// The documents' store: the configured bucket, else `{data_dir}/documents`. It must answer
+/// now, so that a node never starts taking uploads it cannot keep.
+pub async fn open_blobs(config: &Config) -> anyhow::Result<BlobStore> {
+    let (blobs, place) = match &config.documents_url {
+        Some(url) => (BlobStore::s3(url)?, url.clone()),
+        None => {
+            let dir = config.data_dir.join("documents");
+            let place = dir.display().to_string();
+            (BlobStore::local(dir), place)
+        }
+    };
+    if let Err(e) = blobs.check().await {
+        tracing::error!(documents = %place, error = %e, "cannot reach the documents' store");
+        // The store's error already tells its causes: one line, not its chain repeated.
+        anyhow::bail!("cannot reach the documents' store {place}: {e}");
+    }
+    tracing::info!(documents = %place, "documents' store reached");
+    Ok(blobs)
 }
 
 /// Prepares the database and catalog: migrations, optional demo, first snapshot.
@@ -70,6 +91,7 @@ pub async fn serve(mut config: Config, options: ServeOptions) -> anyhow::Result<
     if options.demo && config.mode == Mode::Production {
         config.mode = Mode::Demo;
     }
+    let blobs = open_blobs(&config).await?;
     let settings = Settings {
         keys: Arc::new(crate::config::data_keys(&config)?),
         mode: config.mode,
@@ -78,7 +100,7 @@ pub async fn serve(mut config: Config, options: ServeOptions) -> anyhow::Result<
         sign_in_burst: config.sign_in_burst,
         trusted_proxies: Arc::new(config.trusted_proxy_addresses()?),
         clock: http::Clock::System,
-        blobs: crate::documents::BlobStore::local(config.data_dir.join("documents")),
+        blobs,
         channels: Arc::new(crate::delivery::Channels::new(
             config.smtp_url.as_deref(),
             &config.mail_from,

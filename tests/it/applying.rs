@@ -37,7 +37,7 @@ pub(crate) async fn service_id(app: &TestApp, q: &str, slug: &str) -> String {
         .to_owned()
 }
 
-fn hidden(html: &str, name: &str) -> String {
+pub(crate) fn hidden(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let at = html
         .find(&marker)
@@ -46,7 +46,7 @@ fn hidden(html: &str, name: &str) -> String {
     html[at..at + html[at..].find('"').expect("end")].to_owned()
 }
 
-fn between<'h>(html: &'h str, start: &str, end: &str) -> &'h str {
+pub(crate) fn between<'h>(html: &'h str, start: &str, end: &str) -> &'h str {
     let at = html
         .find(start)
         .unwrap_or_else(|| panic!("{start} in {html}"))

@@ -9,6 +9,7 @@ mod authz;
 mod browser;
 mod cli;
 mod delivery;
+mod documents;
 mod imports;
 mod pages;
 mod queue;

@@ -304,3 +304,122 @@ pub async fn count_in(db: &Db, sql: &'static str) -> i64 {
     }
     .expect("count")
 }
+
+/// An S3-compatible server on loopback for the tests of the bucket backend: moto, installed
+/// from PyPI by scripts/test.sh into `target/moto` (or `MPP_TEST_MOTO`, the path of its
+/// `moto_server`). Started once per test process, on a free port; it stops when the process
+/// ends (a shell holds the server and kills it when the process's end closes its input).
+struct Moto {
+    endpoint: String,
+    _server: std::process::Child,
+}
+
+static MOTO: std::sync::OnceLock<Result<Moto, String>> = std::sync::OnceLock::new();
+
+fn start_moto() -> Result<Moto, String> {
+    let exe = std::env::var("MPP_TEST_MOTO")
+        .unwrap_or_else(|_| format!("{}/target/moto/bin/moto_server", env!("CARGO_MANIFEST_DIR")));
+    if !std::path::Path::new(&exe).exists() {
+        return Err(format!(
+            "{exe} is absent (python3 -m venv target/moto && target/moto/bin/pip install 'moto[server]')"
+        ));
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| e.to_string())?
+        .port();
+    let mut server = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(
+            // A background job's input would be /dev/null: the watcher reads the pipe as fd 3.
+            r#"exec 3<&0
+               "$0" -H 127.0.0.1 -p "$1" >/dev/null 2>&1 & server=$!
+               (cat <&3 >/dev/null; kill "$server") &
+               wait "$server""#,
+        )
+        .arg(&exe)
+        .arg(port.to_string())
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start {exe}: {e}"))?;
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = server.try_wait() {
+            return Err(format!("{exe} stopped at start: {status}"));
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            return Err(format!("{exe} did not answer on port {port} within 60 s"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(Moto {
+        endpoint: format!("http://127.0.0.1:{port}"),
+        _server: server,
+    })
+}
+
+/// A new, empty bucket of the loopback S3 server, and a blob store under `prefix` in it.
+pub struct S3Bucket {
+    pub endpoint: String,
+    pub name: String,
+    pub prefix: String,
+    pub blobs: mpp::documents::BlobStore,
+}
+
+impl S3Bucket {
+    /// `None` when moto is unavailable (and may be skipped).
+    pub async fn new(prefix: &str) -> Option<S3Bucket> {
+        let endpoint = match MOTO.get_or_init(start_moto) {
+            Ok(moto) => moto.endpoint.clone(),
+            Err(why) => {
+                skip("S3 tests (moto)", why);
+                return None;
+            }
+        };
+        let name = format!("mpp-test-{}", uuid::Uuid::new_v4().simple());
+        let created = reqwest::Client::new()
+            .put(format!("{endpoint}/{name}"))
+            .send()
+            .await
+            .expect("create bucket");
+        assert!(created.status().is_success(), "create bucket: {created:?}");
+        let blobs = mpp::documents::BlobStore::s3_with(
+            &format!("s3://{name}/{prefix}"),
+            S3Bucket::access(&endpoint),
+        )
+        .expect("store");
+        Some(S3Bucket {
+            endpoint,
+            name,
+            prefix: prefix.to_owned(),
+            blobs,
+        })
+    }
+
+    /// What a node would read from the `AWS_*` environment, given here instead (tests share
+    /// one process's environment).
+    pub fn access(endpoint: &str) -> object_store::aws::AmazonS3Builder {
+        object_store::aws::AmazonS3Builder::new()
+            .with_endpoint(endpoint)
+            .with_allow_http(true)
+            .with_region("us-east-1")
+            .with_access_key_id("test")
+            .with_secret_access_key("test")
+    }
+
+    /// The stored object of a blob, read from the bucket past the blob store.
+    pub async fn object(&self, address: &str) -> Option<Vec<u8>> {
+        use object_store::ObjectStoreExt;
+        let bucket = S3Bucket::access(&self.endpoint)
+            .with_bucket_name(&self.name)
+            .build()
+            .expect("bucket");
+        let key = format!("{}/{}/{address}", self.prefix, &address[..2]);
+        match bucket.get(&object_store::path::Path::from(key)).await {
+            Ok(found) => Some(found.bytes().await.expect("bytes").to_vec()),
+            Err(object_store::Error::NotFound { .. }) => None,
+            Err(e) => panic!("get object: {e}"),
+        }
+    }
+}
