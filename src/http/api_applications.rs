@@ -224,7 +224,10 @@ pub async fn get_application(
     }
 }
 
-async fn detail(app: &AppState, row: &ApplicationRow) -> Result<ApplicationDetail, ApiError> {
+pub(super) async fn detail(
+    app: &AppState,
+    row: &ApplicationRow,
+) -> Result<ApplicationDetail, ApiError> {
     let keys = &app.settings.keys;
     let documents = store::documents(&app.db, row.id)
         .await
@@ -303,7 +306,7 @@ pub struct StepIn {
     pub note: Option<String>,
 }
 
-fn step_error(e: StepError) -> ApiError {
+pub(super) fn step_error(e: StepError) -> ApiError {
     match e {
         StepError::NotFound => ApiError::not_found("Permohonan", "Application"),
         StepError::Illegal(illegal) => ApiError::new(
@@ -595,7 +598,11 @@ pub async fn my_applications(State(app): State<AppState>, headers: HeaderMap) ->
 }
 
 /// One's own application, or a 404 (also for someone else's).
-async fn own(app: &AppState, headers: &HeaderMap, id: &str) -> Result<ApplicationRow, Response> {
+pub(super) async fn own(
+    app: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+) -> Result<ApplicationRow, Response> {
     let session = super::api_queue::citizen(app, headers).await?;
     let not_found = || ApiError::not_found("Permohonan", "Application").into_response();
     let id = Uuid::parse_str(id).map_err(|_| not_found())?;

@@ -35,7 +35,7 @@ fn answer<T: Serialize>(status: StatusCode, result: Result<T, ApiError>) -> Resp
     }
 }
 
-fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+pub(super) fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     body.map(|Json(b)| b).map_err(|e| {
         ApiError::bad_parameter(
             format!("Isi permintaan bukan JSON yang benar: {}", e.body_text()),
@@ -430,7 +430,7 @@ pub struct BookingRequest {
     pub slot_id: Uuid,
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
+pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
     headers
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())

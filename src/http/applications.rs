@@ -408,7 +408,7 @@ impl Prepared {
 
 /// Takes a step with its notice to the citizen (when the step concerns them).
 #[allow(clippy::too_many_arguments)]
-async fn take_step(
+pub(super) async fn take_step(
     app: &AppState,
     catalog: &Catalog,
     place: &Place<'_>,

@@ -15,6 +15,7 @@ macro_rules! staff_or_return {
 pub mod account;
 pub mod api;
 pub mod api_applications;
+pub mod api_apply;
 pub mod api_queue;
 pub mod applications;
 pub mod booking;
@@ -642,7 +643,29 @@ pub const API_ACCESS: &[(&str, &str, Access)] = &[
     ),
     ("get", "/api/v1/tracking/{code}", Access::Public),
     ("get", "/api/v1/me/applications", Access::Citizen),
+    ("post", "/api/v1/me/applications", Access::Citizen),
     ("get", "/api/v1/me/applications/{id}", Access::Citizen),
+    (
+        "put",
+        "/api/v1/me/applications/{id}/answers",
+        Access::Citizen,
+    ),
+    (
+        "put",
+        "/api/v1/me/applications/{id}/uploads/{field}",
+        Access::Citizen,
+    ),
+    (
+        "post",
+        "/api/v1/me/applications/{id}/submit",
+        Access::Citizen,
+    ),
+    (
+        "post",
+        "/api/v1/me/applications/{id}/withdraw",
+        Access::Citizen,
+    ),
+    ("get", "/api/v1/services/{id}/form", Access::Public),
     (
         "get",
         "/api/v1/me/applications/{id}/documents/{document}",
@@ -676,12 +699,17 @@ fn api_router(sign_in_burst: u32, proxies: &Arc<Vec<std::net::IpAddr>>) -> OpenA
         .routes(routes!(api_applications::get_application))
         .routes(routes!(api_applications::get_document))
         .routes(routes!(api_applications::post_step))
-        .routes(routes!(api_applications::my_applications))
+        .routes(routes!(api_applications::my_applications, api_apply::start))
         .routes(routes!(api_applications::my_application))
         .routes(routes!(api_applications::my_document))
+        .routes(routes!(api_apply::service_form))
+        .routes(routes!(api_apply::put_answers))
+        .routes(routes!(api_apply::submit))
+        .routes(routes!(api_apply::withdraw))
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(api_applications::put_output))
+                .routes(routes!(api_apply::put_document))
                 .layer(upload_limit()),
         )
         .merge(

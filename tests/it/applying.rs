@@ -1177,3 +1177,284 @@ async fn an_application_keeps_the_form_it_was_sent_with(engine: Engine) {
         "the resubmitted one keeps version 1"
     );
 }
+
+both_engines!(a_citizen_app_applies_through_the_api);
+
+/// A citizen's app applies with the API alone: reads the form, starts a draft (retried with the
+/// same key), answers, uploads two documents, is told what is missing, sends, follows the fix
+/// the officer asks for and sends again; the refusals leave nothing half-written.
+async fn a_citizen_app_applies_through_the_api(engine: Engine) {
+    let settings = mpp::http::Settings {
+        sign_in_burst: 1000,
+        ..crate::support::test_settings()
+    };
+    let Some(app) = TestApp::demo_with(engine, settings).await else {
+        return;
+    };
+    let service = service_id(&app, "akta+kelahiran", "penerbitan-akta-kelahiran").await;
+    let (status, form) = app
+        .get_json(&format!("/api/v1/services/{service}/form"))
+        .await;
+    assert_eq!(status, 200, "{form}");
+    let keys: Vec<&str> = form["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .filter_map(|f| f["key"].as_str())
+        .collect();
+    assert!(
+        keys.contains(&"nik_ibu") && keys.contains(&"kartu_keluarga"),
+        "{form}"
+    );
+    let kia = service_id(&app, "kia", "penerbitan-kia").await;
+    assert_eq!(
+        app.get_json(&format!("/api/v1/services/{kia}/form"))
+            .await
+            .0,
+        404
+    );
+
+    let token = crate::queue_api::session_token(&app, "api.warga@contoh.id").await;
+    let call = |method: reqwest::Method, path: &str| {
+        app.http.request(method, app.url(path)).bearer_auth(&token)
+    };
+    let json = |r: reqwest::Response| async move {
+        let status = r.status().as_u16();
+        let body: serde_json::Value = r.json().await.unwrap_or_default();
+        (status, body)
+    };
+    // No session: 401; no key: 400.
+    let (status, _) = json(
+        app.http
+            .post(app.url("/api/v1/me/applications"))
+            .json(&serde_json::json!({ "service_id": service }))
+            .send()
+            .await
+            .expect("start"),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, _) = json(
+        call(reqwest::Method::POST, "/api/v1/me/applications")
+            .json(&serde_json::json!({ "service_id": service }))
+            .send()
+            .await
+            .expect("start"),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let start = || {
+        call(reqwest::Method::POST, "/api/v1/me/applications")
+            .header("idempotency-key", "aplikasi-1")
+            .json(&serde_json::json!({ "service_id": service }))
+            .send()
+    };
+    let (status, draft) = json(start().await.expect("start")).await;
+    assert_eq!(status, 201, "{draft}");
+    assert_eq!(draft["state"], "draft");
+    let (_, again) = json(start().await.expect("retry")).await;
+    assert_eq!(again["id"], draft["id"], "a retried start makes one draft");
+    assert_eq!(app.count("SELECT COUNT(*) FROM applications").await, 1);
+    let id = draft["id"].as_str().expect("id").to_owned();
+    let path = format!("/api/v1/me/applications/{id}");
+
+    // Answers: a key the form lacks is refused, with nothing saved.
+    let (status, refused) = json(
+        call(reqwest::Method::PUT, &format!("{path}/answers"))
+            .json(&serde_json::json!({ "answers": { "nama_anak": "Laras", "hobi": "menari" } }))
+            .send()
+            .await
+            .expect("answers"),
+    )
+    .await;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["fields"][0]["field"], "hobi", "{refused}");
+    let answers = serde_json::json!({ "answers": {
+        "nama_anak": "Laras", "tanggal_lahir": "2026-11-21", "tempat_lahir": "Kota Batu",
+        "jenis_kelamin": "p", "nik_ibu": "3579015501950003", "orang_tua_menikah": "tidak" } });
+    let (status, saved) = json(
+        call(reqwest::Method::PUT, &format!("{path}/answers"))
+            .json(&answers)
+            .send()
+            .await
+            .expect("answers"),
+    )
+    .await;
+    assert_eq!(status, 200, "{saved}");
+    assert_eq!(saved["answers"]["nama_anak"], "Laras");
+
+    // Sending without the documents names them.
+    let (status, missing) = json(
+        call(reqwest::Method::POST, &format!("{path}/submit"))
+            .send()
+            .await
+            .expect("submit"),
+    )
+    .await;
+    assert_eq!(status, 422, "{missing}");
+    let named: Vec<&str> = missing["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .filter_map(|f| f["field"].as_str())
+        .collect();
+    assert!(
+        named.contains(&"kartu_keluarga") && named.contains(&"surat_kelahiran"),
+        "{missing}"
+    );
+    assert!(
+        missing["fields"][0]["messages"]["en"].is_string(),
+        "{missing}"
+    );
+
+    // Uploads are judged by their bytes.
+    let upload = |field: &str, name: &str, bytes: Vec<u8>| {
+        call(
+            reqwest::Method::PUT,
+            &format!("{path}/uploads/{field}?name={name}"),
+        )
+        .header("content-type", "application/octet-stream")
+        .body(bytes)
+        .send()
+    };
+    let (status, wrong) = json(
+        upload("kartu_keluarga", "kk.pdf", b"<html>".to_vec())
+            .await
+            .expect("up"),
+    )
+    .await;
+    assert_eq!(status, 415, "{wrong}");
+    assert!(
+        wrong["messages"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("nama berkas"),
+        "{wrong}"
+    );
+    let (status, _) = json(upload("foto_bebas", "x.png", png()).await.expect("up")).await;
+    assert_eq!(status, 422, "a field the form lacks");
+    assert_eq!(app.count("SELECT COUNT(*) FROM documents").await, 0);
+    for (field, name, bytes) in [
+        ("surat_kelahiran", "lahir.png", png()),
+        ("kartu_keluarga", "kk.pdf", pdf("kk lewat api")),
+    ] {
+        let (status, body) = json(upload(field, name, bytes).await.expect("up")).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, sent) = json(
+        call(reqwest::Method::POST, &format!("{path}/submit"))
+            .send()
+            .await
+            .expect("submit"),
+    )
+    .await;
+    assert_eq!(status, 200, "{sent}");
+    assert_eq!(sent["state"], "submitted");
+    assert!(sent["due_on"].is_string(), "{sent}");
+    // Sent twice: 409; changed after sending: 409; nothing changes.
+    let (status, _) = json(
+        call(reqwest::Method::POST, &format!("{path}/submit"))
+            .send()
+            .await
+            .expect("submit"),
+    )
+    .await;
+    assert_eq!(status, 409);
+    let (status, _) = json(
+        call(reqwest::Method::PUT, &format!("{path}/answers"))
+            .json(&answers)
+            .send()
+            .await
+            .expect("answers"),
+    )
+    .await;
+    assert_eq!(status, 409);
+    let (status, _) = json(
+        upload("kartu_keluarga", "kk2.pdf", pdf("lagi"))
+            .await
+            .expect("up"),
+    )
+    .await;
+    assert_eq!(status, 409);
+    assert_eq!(app.count("SELECT COUNT(*) FROM documents").await, 2);
+
+    // Someone else's application does not exist for another citizen.
+    let other = crate::queue_api::session_token(&app, "api.lain@contoh.id").await;
+    for request in [
+        app.http.get(app.url(&path)),
+        app.http.post(app.url(&format!("{path}/submit"))),
+        app.http.post(app.url(&format!("{path}/withdraw"))),
+        app.http
+            .put(app.url(&format!("{path}/uploads/kartu_keluarga")))
+            .body(pdf("x")),
+    ] {
+        let response = request.bearer_auth(&other).send().await.expect("other");
+        assert_eq!(response.status(), 404);
+    }
+
+    // The officer asks for a fix; the app fixes the document and sends again.
+    let tenant = tenant_id(&app, "dispendukcapil").await;
+    let officer = token_with(&app, "admin.dukcapil@demo.mpp.id", "applications_process").await;
+    for step in [
+        serde_json::json!({ "action": "take" }),
+        serde_json::json!({ "action": "request_revision", "note": "KK buram" }),
+    ] {
+        let response = app
+            .http
+            .post(app.url(&format!("/api/v1/applications/{id}/steps")))
+            .bearer_auth(&officer)
+            .json(&step)
+            .send()
+            .await
+            .expect("step");
+        assert_eq!(response.status(), 200, "{step} at {tenant}");
+    }
+    let (_, seen) = json(call(reqwest::Method::GET, &path).send().await.expect("get")).await;
+    assert_eq!(seen["state"], "needs_revision");
+    assert!(seen.to_string().contains("KK buram"), "{seen}");
+    let (status, _) = json(
+        upload("kartu_keluarga", "kk-jelas.pdf", pdf("kk jelas"))
+            .await
+            .expect("up"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, again) = json(
+        call(reqwest::Method::POST, &format!("{path}/submit"))
+            .send()
+            .await
+            .expect("resubmit"),
+    )
+    .await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["state"], "submitted");
+    assert!(
+        again["history"]
+            .as_array()
+            .expect("history")
+            .iter()
+            .any(|h| h["action"] == "resubmit"),
+        "{again}"
+    );
+
+    // A second draft is withdrawn: deleted, as it was never received.
+    let (_, second) = json(
+        call(reqwest::Method::POST, "/api/v1/me/applications")
+            .header("idempotency-key", "aplikasi-2")
+            .json(&serde_json::json!({ "service_id": service }))
+            .send()
+            .await
+            .expect("start"),
+    )
+    .await;
+    let second = second["id"].as_str().expect("id").to_owned();
+    let response = call(
+        reqwest::Method::POST,
+        &format!("/api/v1/me/applications/{second}/withdraw"),
+    )
+    .send()
+    .await
+    .expect("withdraw");
+    assert_eq!(response.status(), 204);
+    assert_eq!(app.count("SELECT COUNT(*) FROM applications").await, 1);
+}

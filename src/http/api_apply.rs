@@ -1,0 +1,565 @@
+//! A citizen's app applies through the API with the rules of the pages (`applications`): it
+//! reads the service's form, starts a draft (idempotent by key), saves answers, uploads each
+//! document (its type judged by its bytes), sends, and withdraws. Every refusal is a
+//! problem+json in Indonesian and English; one that concerns fields lists them.
+//!
+//! Someone else's application is a 404, found only with its owner's session, checked before a
+//! request body is read.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::AppState;
+use super::api_applications::{ApplicationDetail, detail, own, step_error};
+use super::applications::{
+    form_for, form_of, keep_file, new_draft, open_answers, place_of, seal_answers,
+    sending_problems, take_step,
+};
+use super::errors::{ApiError, Messages, Problem};
+use super::i18n::Lang;
+use crate::domain::application::ApplicationAction;
+use crate::domain::form::{FieldKind, FormDef};
+use crate::storage::applications::{self as store, Added, ApplicationRow, NewDocument};
+
+/// The longest answer kept, in characters (as on the pages).
+const MAX_ANSWER_CHARS: usize = 4000;
+
+/// A service's application form.
+#[derive(Serialize, ToSchema)]
+pub struct FormOut {
+    pub service_id: Uuid,
+    /// Applications record the version they were answered with.
+    pub version: i32,
+    /// The fields in order, as in the catalog format's `form` (docs/catalog-format.md).
+    #[schema(value_type = Vec<Object>)]
+    pub fields: serde_json::Value,
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct FormParams {
+    /// An earlier version (what an application already sent was answered with); the current
+    /// one when absent.
+    pub version: Option<i32>,
+}
+
+/// The form of a service that takes applications online.
+#[utoipa::path(get, path = "/api/v1/services/{id}/form", tag = "applications",
+    params(("id" = Uuid, Path, description = "The service id"), FormParams),
+    responses((status = 200, body = FormOut),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn service_form(
+    State(app): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+    params: Result<Query<FormParams>, QueryRejection>,
+) -> Response {
+    let not_online = || not_online().into_response();
+    let Some(service) = id.ok().and_then(|Path(id)| Uuid::parse_str(&id).ok()) else {
+        return not_online();
+    };
+    let wanted = params.ok().and_then(|Query(p)| p.version);
+    let found = match wanted {
+        Some(version) => store::form_at(&app.db, service, version)
+            .await
+            .map(|f| f.map(|json| (json, version))),
+        None => store::form(&app.db, service).await,
+    };
+    let (json, version) = match found {
+        Ok(Some(found)) => found,
+        Ok(None) => return not_online(),
+        Err(e) => return ApiError::internal(&e).into_response(),
+    };
+    let Ok(def) = serde_json::from_str::<FormDef>(&json) else {
+        return not_online();
+    };
+    let fields = serde_json::to_value(&def.fields).unwrap_or_default();
+    let mut response = Json(FormOut {
+        service_id: service,
+        version,
+        fields,
+    })
+    .into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("public, max-age=60"),
+    );
+    response
+}
+
+fn not_online() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_online",
+        "Layanan ini tidak ada atau belum menerima permohonan daring.",
+        "This service does not exist or does not take applications online yet.",
+    )
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartRequest {
+    pub service_id: Uuid,
+}
+
+/// Starts a draft application for a service with the current form. A retry with the same
+/// `Idempotency-Key` returns the draft the first request made.
+#[utoipa::path(post, path = "/api/v1/me/applications", tag = "applications",
+    request_body = StartRequest,
+    params(("Idempotency-Key" = String, Header, description = "1–64 characters; the same for a retried request")),
+    security(("bearer" = [])),
+    responses((status = 201, body = ApplicationDetail),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn start(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<StartRequest>, JsonRejection>,
+) -> Response {
+    let session = match super::api_queue::citizen(&app, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let result = async {
+        let key = super::api_queue::idempotency_key(&headers)?;
+        let request = super::api_queue::json_body(body)?;
+        let catalog = app.catalog.get();
+        let service = catalog.service(request.service_id).ok_or_else(not_online)?;
+        let (_, version) = form_of(&app, service.id)
+            .await
+            .map_err(|_| ApiError::internal(&std::io::Error::other("reading the form")))?
+            .ok_or_else(not_online)?;
+        let draft = new_draft(&app, &catalog, service, session.account_id, version, &key)
+            .await
+            .map_err(|e| ApiError::internal(&*e))?;
+        detail(&app, &draft).await
+    }
+    .await;
+    match result {
+        Ok(d) => (StatusCode::CREATED, Json(d)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnswersRequest {
+    /// Every answer by field key (documents are uploaded apart); a key left out is cleared.
+    pub answers: BTreeMap<String, String>,
+}
+
+/// One field's problem, in both languages.
+#[derive(Serialize, ToSchema)]
+pub struct FieldProblemOut {
+    pub field: String,
+    pub messages: Messages,
+}
+
+/// A refusal that concerns fields: the problem, and each field's message.
+#[derive(Serialize, ToSchema)]
+pub struct FieldsRefused {
+    #[serde(flatten)]
+    pub problem: Problem,
+    pub fields: Vec<FieldProblemOut>,
+}
+
+fn fields_refused(code: &str, id: &str, en: &str, fields: Vec<FieldProblemOut>) -> Response {
+    let body = FieldsRefused {
+        problem: Problem {
+            kind: format!("urn:mpp:problem:{code}"),
+            title: "Unprocessable Entity".to_owned(),
+            status: 422,
+            code: code.to_owned(),
+            detail: id.to_owned(),
+            messages: Messages {
+                id: id.to_owned(),
+                en: en.to_owned(),
+            },
+        },
+        fields,
+    };
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        [(header::CONTENT_TYPE, "application/problem+json")],
+        serde_json::to_vec(&body).unwrap_or_default(),
+    )
+        .into_response()
+}
+
+fn not_held() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "not_held",
+        "Permohonan ini sudah dikirim dan tidak dapat diubah lagi.",
+        "This application was already sent and can no longer be changed.",
+    )
+}
+
+/// Replaces the answers of one's own draft, or of an application sent back for a fix. They
+/// are checked only when it is sent; keys the form does not have, or document fields, are
+/// refused here.
+#[utoipa::path(put, path = "/api/v1/me/applications/{id}/answers", tag = "applications",
+    params(("id" = Uuid, Path, description = "The application id")),
+    request_body = AnswersRequest,
+    security(("bearer" = [])),
+    responses((status = 200, body = ApplicationDetail),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = FieldsRefused, content_type = "application/problem+json")))]
+pub async fn put_answers(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+    body: Result<Json<AnswersRequest>, JsonRejection>,
+) -> Response {
+    let id = id.map(|Path(p)| p).unwrap_or_default();
+    let row = match own(&app, &headers, &id).await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let request = match super::api_queue::json_body(body) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    let (def, version) = match form_for(&app, &row).await {
+        Ok(f) => f,
+        Err(_) => {
+            return ApiError::internal(&std::io::Error::other("reading the form")).into_response();
+        }
+    };
+    let mut wrong = Vec::new();
+    for (key, value) in &request.answers {
+        match def.fields.iter().find(|f| &f.key == key) {
+            None => wrong.push(field_problem(
+                key,
+                "Formulir tidak memiliki isian ini.",
+                "The form has no such field.",
+            )),
+            Some(f) if matches!(f.kind, FieldKind::Document { .. }) => wrong.push(field_problem(
+                key,
+                "Dokumen diunggah lewat …/uploads/{isian}, bukan sebagai jawaban.",
+                "Documents are uploaded to …/uploads/{field}, not sent as answers.",
+            )),
+            Some(_) if value.chars().count() > MAX_ANSWER_CHARS => wrong.push(field_problem(
+                key,
+                "Jawaban terlalu panjang (paling banyak 4000 karakter).",
+                "The answer is too long (at most 4,000 characters).",
+            )),
+            Some(_) => {}
+        }
+    }
+    if !wrong.is_empty() {
+        return fields_refused(
+            "unknown_fields",
+            "Beberapa jawaban tidak sesuai dengan formulir; tidak ada yang disimpan.",
+            "Some answers do not fit the form; nothing was saved.",
+            wrong,
+        );
+    }
+    let answers: BTreeMap<String, String> = request
+        .answers
+        .into_iter()
+        .map(|(k, v)| (k, v.trim().to_owned()))
+        .collect();
+    let sealed = match seal_answers(&app, &answers, Lang::Id) {
+        Ok(s) => s,
+        Err(_) => return ApiError::internal(&std::io::Error::other("sealing")).into_response(),
+    };
+    let saved = store::save_answers(
+        &app.db,
+        row.account_id.unwrap_or_default(),
+        &[store::Answers {
+            id: row.id,
+            sealed: &sealed,
+            form_version: version,
+        }],
+        Utc::now(),
+    )
+    .await;
+    match saved {
+        Ok(true) => reread(&app, row.id).await,
+        Ok(false) => not_held().into_response(),
+        Err(e) => ApiError::internal(&e).into_response(),
+    }
+}
+
+fn field_problem(field: &str, id: &str, en: &str) -> FieldProblemOut {
+    FieldProblemOut {
+        field: field.to_owned(),
+        messages: Messages {
+            id: id.to_owned(),
+            en: en.to_owned(),
+        },
+    }
+}
+
+/// The application as it is now.
+async fn reread(app: &AppState, id: Uuid) -> Response {
+    let row = match store::application(&app.db, id).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return ApiError::not_found("Permohonan", "Application").into_response(),
+        Err(e) => return ApiError::internal(&e).into_response(),
+    };
+    match detail(app, &row).await {
+        Ok(d) => Json(d).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct UploadParams {
+    /// The file's name as the citizen knows it.
+    pub name: Option<String>,
+}
+
+/// Uploads the document of one field (the request body: the file's bytes, of a type and size
+/// the field accepts, judged by its content). A new upload to the same field replaces the old.
+#[utoipa::path(put, path = "/api/v1/me/applications/{id}/uploads/{field}", tag = "applications",
+    params(("id" = Uuid, Path, description = "The application id"),
+           ("field" = String, Path, description = "The document field's key"), UploadParams),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    security(("bearer" = [])),
+    responses((status = 200, body = ApplicationDetail),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 413, body = Problem, content_type = "application/problem+json"),
+              (status = 415, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn put_document(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    ids: Result<Path<(String, String)>, PathRejection>,
+    params: Result<Query<UploadParams>, QueryRejection>,
+    body: Body,
+) -> Response {
+    let (id, key) = ids.map(|Path(p)| p).unwrap_or_default();
+    // The owner is checked before the body is read.
+    let row = match own(&app, &headers, &id).await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let account = row.account_id.unwrap_or_default();
+    let (def, _) = match form_for(&app, &row).await {
+        Ok(f) => f,
+        Err(_) => {
+            return ApiError::internal(&std::io::Error::other("reading the form")).into_response();
+        }
+    };
+    let Some((types, max_bytes)) = def.fields.iter().find_map(|f| match &f.kind {
+        FieldKind::Document {
+            types, max_bytes, ..
+        } if f.key == key => Some((types.clone(), *max_bytes)),
+        _ => None,
+    }) else {
+        return ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_field",
+            "Formulir tidak memiliki isian dokumen ini.",
+            "The form has no such document field.",
+        )
+        .into_response();
+    };
+    match store::held_by(&app.db, row.id, account).await {
+        Ok(true) => {}
+        Ok(false) => return not_held().into_response(),
+        Err(e) => return ApiError::internal(&e).into_response(),
+    }
+    let limit = usize::try_from(max_bytes).unwrap_or(usize::MAX);
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+        let limit = super::applications::size_text(i64::try_from(max_bytes).unwrap_or(i64::MAX));
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("Berkas terlalu besar; paling besar {limit}."),
+            format!("The file is too large; at most {limit}."),
+        )
+        .into_response();
+    };
+    let name = params
+        .ok()
+        .and_then(|Query(p)| p.name)
+        .unwrap_or_else(|| key.clone());
+    let kept = match keep_file(&app, &name, &bytes, &types, max_bytes).await {
+        Ok(Ok(k)) => k,
+        Ok(Err(refusal)) => {
+            let code = match refusal.status {
+                StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+                StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_type",
+                _ => "empty_file",
+            };
+            return ApiError::new(refusal.status, code, refusal.id, refusal.en).into_response();
+        }
+        Err(e) => return ApiError::internal(&e).into_response(),
+    };
+    let actor = format!("account:{account}");
+    let added = store::add_document(
+        &app.db,
+        row.id,
+        account,
+        NewDocument {
+            field_key: &key,
+            kind: "input",
+            sha256: &kept.address,
+            content_type: kept.content_type,
+            size_bytes: kept.size,
+            name_sealed: &kept.name_sealed,
+            uploaded_by: &actor,
+        },
+        Utc::now(),
+    )
+    .await;
+    match added {
+        Ok(Added::Yes) => reread(&app, row.id).await,
+        Ok(Added::NotHeld) => not_held().into_response(),
+        Ok(Added::TooMany) => ApiError::new(
+            StatusCode::CONFLICT,
+            "too_many_documents",
+            "Permohonan ini sudah memuat terlalu banyak dokumen; hubungi MPP.",
+            "This application already holds too many documents; contact the MPP.",
+        )
+        .into_response(),
+        Err(e) => ApiError::internal(&e).into_response(),
+    }
+}
+
+/// Sends one's own draft, or sends again one that was sent back for a fix. Every field is
+/// checked first; the problems are listed by field (422) and nothing changes.
+#[utoipa::path(post, path = "/api/v1/me/applications/{id}/submit", tag = "applications",
+    params(("id" = Uuid, Path, description = "The application id")),
+    security(("bearer" = [])),
+    responses((status = 200, body = ApplicationDetail),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = FieldsRefused, content_type = "application/problem+json")))]
+pub async fn submit(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+) -> Response {
+    let id = id.map(|Path(p)| p).unwrap_or_default();
+    let row = match own(&app, &headers, &id).await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let catalog = app.catalog.get();
+    let Some(place) = place_of(&catalog, &row) else {
+        return ApiError::not_found("Permohonan", "Application").into_response();
+    };
+    let action = if row.state == "needs_revision" {
+        ApplicationAction::Resubmit
+    } else {
+        ApplicationAction::Submit
+    };
+    if !matches!(row.state.as_str(), "draft" | "needs_revision") {
+        return not_held().into_response();
+    }
+    let (def, _) = match form_for(&app, &row).await {
+        Ok(f) => f,
+        Err(_) => {
+            return ApiError::internal(&std::io::Error::other("reading the form")).into_response();
+        }
+    };
+    let answers = open_answers(&app, &row);
+    let problems = match sending_problems(&app, &catalog, &place, &row, &def, &answers).await {
+        Ok(p) => p,
+        Err(e) => return ApiError::internal(&e).into_response(),
+    };
+    if !problems.is_empty() {
+        return fields_refused(
+            "incomplete",
+            "Permohonan belum dapat dikirim: perbaiki isian yang disebut.",
+            "The application cannot be sent yet: fix the fields listed.",
+            problems
+                .into_iter()
+                .map(|p| field_problem(&p.key, &p.id, &p.en))
+                .collect(),
+        );
+    }
+    step(&app, &row, action).await
+}
+
+/// Takes the citizen's own step on `row` and answers with the application as it then is.
+async fn step(app: &AppState, row: &ApplicationRow, action: ApplicationAction) -> Response {
+    let catalog = app.catalog.get();
+    let Some(place) = place_of(&catalog, row) else {
+        return ApiError::not_found("Permohonan", "Application").into_response();
+    };
+    let account = row.account_id.unwrap_or_default();
+    let actor = format!("account:{account}");
+    let taken = take_step(
+        app,
+        &catalog,
+        &place,
+        row,
+        action,
+        &actor,
+        Some(account),
+        None,
+        None,
+        None,
+    )
+    .await;
+    match taken {
+        Ok(Ok(updated)) => match detail(app, &updated).await {
+            Ok(d) => Json(d).into_response(),
+            Err(e) => e.into_response(),
+        },
+        Ok(Err(e)) => step_error(e).into_response(),
+        Err(_) => {
+            ApiError::internal(&std::io::Error::other("preparing the step failed")).into_response()
+        }
+    }
+}
+
+/// Withdraws one's own application. A draft, never received, is deleted with its documents
+/// (204); one already sent is withdrawn while no decision has been made (200).
+#[utoipa::path(post, path = "/api/v1/me/applications/{id}/withdraw", tag = "applications",
+    params(("id" = Uuid, Path, description = "The application id")),
+    security(("bearer" = [])),
+    responses((status = 200, body = ApplicationDetail),
+              (status = 204, description = "The draft was deleted"),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json")))]
+pub async fn withdraw(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+) -> Response {
+    let id = id.map(|Path(p)| p).unwrap_or_default();
+    let row = match own(&app, &headers, &id).await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    if row.state == "draft" {
+        return match store::discard_draft(&app.db, row.id, row.account_id.unwrap_or_default()).await
+        {
+            Ok(true) => StatusCode::NO_CONTENT.into_response(),
+            // Sent in the meantime: withdrawing it is a step like any other.
+            Ok(false) => reread_and_withdraw(&app, row.id).await,
+            Err(e) => ApiError::internal(&e).into_response(),
+        };
+    }
+    step(&app, &row, ApplicationAction::Withdraw).await
+}
+
+async fn reread_and_withdraw(app: &AppState, id: Uuid) -> Response {
+    match store::application(&app.db, id).await {
+        Ok(Some(row)) => step(app, &row, ApplicationAction::Withdraw).await,
+        Ok(None) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => ApiError::internal(&e).into_response(),
+    }
+}
