@@ -222,6 +222,33 @@ impl BlobStore {
         }
     }
 
+    /// When the blob at `address` was last written (none when it is not there). The same
+    /// bytes uploaded again rewrite it, so a blob in use again looks new.
+    pub async fn modified(&self, address: &str) -> Result<Option<SystemTime>, DocumentError> {
+        match &self.backend {
+            Backend::Disk(root) => {
+                let Some(path) = disk_path(root, address) else {
+                    return Ok(None);
+                };
+                match tokio::fs::metadata(path).await {
+                    Ok(m) => Ok(Some(m.modified()?)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(e.into()),
+                }
+            }
+            Backend::Bucket { store, prefix } => {
+                let Some(key) = object_key(prefix, address) else {
+                    return Ok(None);
+                };
+                match store.head(&key).await {
+                    Ok(meta) => Ok(Some(SystemTime::from(meta.last_modified))),
+                    Err(object_store::Error::NotFound { .. }) => Ok(None),
+                    Err(e) => Err(e.into()),
+                }
+            }
+        }
+    }
+
     pub async fn remove(&self, address: &str) -> Result<(), DocumentError> {
         match &self.backend {
             Backend::Disk(root) => {
@@ -310,12 +337,27 @@ pub async fn sweep_orphans(
     let mut removed = 0;
     for address in blobs.older_than(age).await? {
         match crate::storage::applications::blob_in_use(db, &address).await {
-            Ok(false) => {
-                blobs.remove(&address).await?;
-                removed += 1;
+            Ok(false) => {}
+            Ok(true) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "orphan sweep: cannot read the documents");
+                continue;
             }
-            Ok(true) => {}
-            Err(e) => tracing::warn!(error = %e, "orphan sweep: cannot read the documents"),
+        }
+        // Listing a large store takes a while: the same bytes may have been uploaded again
+        // since (rewriting the blob, its row not yet written). Only a blob still old goes.
+        let cutoff = SystemTime::now() - age;
+        match blobs.modified(&address).await {
+            Ok(Some(at)) if at < cutoff => {}
+            Ok(_) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "orphan sweep: cannot read a blob's age");
+                continue;
+            }
+        }
+        match blobs.remove(&address).await {
+            Ok(()) => removed += 1,
+            Err(e) => tracing::warn!(error = %e, "orphan sweep: cannot remove a blob"),
         }
     }
     Ok(removed)

@@ -585,7 +585,12 @@ impl CatalogDoc {
                             v.push(format!("{sp}.form"), "needs at least one field");
                         }
                         for p in form.problems(s.requirements.len()) {
-                            v.push(format!("{sp}.form.{}", p.key), p.en);
+                            let at = if p.key.is_empty() {
+                                format!("{sp}.form")
+                            } else {
+                                format!("{sp}.form.{}", p.key)
+                            };
+                            v.push(at, p.en);
                         }
                     }
                 }

@@ -115,13 +115,35 @@ fn valid_key(key: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
+/// The most fields a form has (the web editor offers as many rows).
+pub const MAX_FIELDS: usize = 60;
+
+/// The longest label, in characters.
+pub const MAX_LABEL_CHARS: usize = 2000;
+
 impl FormDef {
     /// What is wrong with the definition (empty when it can be used).
     pub fn problems(&self, requirements: usize) -> Vec<FieldProblem> {
         let mut out = Vec::new();
+        if self.fields.len() > MAX_FIELDS {
+            out.push(problem(
+                "",
+                format!("Formulir paling banyak {MAX_FIELDS} isian."),
+                format!("A form has at most {MAX_FIELDS} fields."),
+            ));
+        }
         let mut earlier: BTreeMap<&str, &FieldKind> = BTreeMap::new();
         for f in &self.fields {
             let key = f.key.as_str();
+            if f.label_id.chars().count() > MAX_LABEL_CHARS
+                || f.label_en.chars().count() > MAX_LABEL_CHARS
+            {
+                out.push(problem(
+                    key,
+                    format!("Label paling panjang {MAX_LABEL_CHARS} karakter."),
+                    format!("A label is at most {MAX_LABEL_CHARS} characters."),
+                ));
+            }
             if !valid_key(key) {
                 out.push(problem(
                     key,

@@ -309,6 +309,12 @@ pub struct StepIn {
 pub(super) fn step_error(e: StepError) -> ApiError {
     match e {
         StepError::NotFound => ApiError::not_found("Permohonan", "Application"),
+        StepError::Changed => ApiError::new(
+            StatusCode::CONFLICT,
+            "changed",
+            "Permohonan berubah saat diperiksa (jawaban atau dokumen disimpan bersamaan). Kirim lagi.",
+            "The application changed while it was checked (answers or documents saved at the same time). Send it again.",
+        ),
         StepError::Illegal(illegal) => ApiError::new(
             StatusCode::CONFLICT,
             "illegal_transition",

@@ -3,8 +3,8 @@
 //! document (its type judged by its bytes), sends, and withdraws. Every refusal is a
 //! problem+json in Indonesian and English; one that concerns fields lists them.
 //!
-//! Someone else's application is a 404, found only with its owner's session, checked before a
-//! request body is read.
+//! Someone else's application is a 404, found only with its owner's session, checked before an
+//! upload's body is read (JSON bodies are small and read first, as everywhere in the API).
 
 use std::collections::BTreeMap;
 
@@ -22,14 +22,14 @@ use uuid::Uuid;
 use super::AppState;
 use super::api_applications::{ApplicationDetail, detail, own, step_error};
 use super::applications::{
-    form_for, form_of, keep_file, new_draft, open_answers, place_of, seal_answers,
-    sending_problems, take_step,
+    Prepared, form_for, form_of, in_bundle, keep_file, new_draft, open_answers, place_of,
+    seal_answers, sending_problems, take_step,
 };
 use super::errors::{ApiError, Messages, Problem};
 use super::i18n::Lang;
 use crate::domain::application::ApplicationAction;
 use crate::domain::form::{FieldKind, FormDef};
-use crate::storage::applications::{self as store, Added, ApplicationRow, NewDocument};
+use crate::storage::applications::{self as store, Added, ApplicationRow, Checked, NewDocument};
 
 /// The longest answer kept, in characters (as on the pages).
 const MAX_ANSWER_CHARS: usize = 4000;
@@ -66,7 +66,16 @@ pub async fn service_form(
     let Some(service) = id.ok().and_then(|Path(id)| Uuid::parse_str(&id).ok()) else {
         return not_online();
     };
-    let wanted = params.ok().and_then(|Query(p)| p.version);
+    let wanted = match params {
+        Ok(Query(p)) => p.version,
+        Err(_) => {
+            return ApiError::bad_parameter(
+                "version harus bilangan bulat.",
+                "version must be a whole number.",
+            )
+            .into_response();
+        }
+    };
     let found = match wanted {
         Some(version) => store::form_at(&app.db, service, version)
             .await
@@ -141,6 +150,14 @@ pub async fn start(
         let draft = new_draft(&app, &catalog, service, session.account_id, version, &key)
             .await
             .map_err(|e| ApiError::internal(&*e))?;
+        if draft.service_id != service.id {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "Idempotency-Key ini sudah dipakai untuk permohonan layanan lain.",
+                "This Idempotency-Key was already used for an application to another service.",
+            ));
+        }
         detail(&app, &draft).await
     }
     .await;
@@ -195,6 +212,15 @@ fn fields_refused(code: &str, id: &str, en: &str, fields: Vec<FieldProblemOut>) 
         .into_response()
 }
 
+fn bundled() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "in_bundle",
+        "Permohonan ini bagian dari paket layanan: isi, unggah, dan kirim lewat paketnya di halaman /akun/paket.",
+        "This application is part of a bundle: fill, upload and send it through its bundle at /akun/paket.",
+    )
+}
+
 fn not_held() -> ApiError {
     ApiError::new(
         StatusCode::CONFLICT,
@@ -228,6 +254,9 @@ pub async fn put_answers(
         Ok(r) => r,
         Err(r) => return r,
     };
+    if in_bundle(&row) {
+        return bundled().into_response();
+    }
     let request = match super::api_queue::json_body(body) {
         Ok(r) => r,
         Err(e) => return e.into_response(),
@@ -351,6 +380,9 @@ pub async fn put_document(
         Err(r) => return r,
     };
     let account = row.account_id.unwrap_or_default();
+    if in_bundle(&row) {
+        return bundled().into_response();
+    }
     let (def, _) = match form_for(&app, &row).await {
         Ok(f) => f,
         Err(_) => {
@@ -466,7 +498,10 @@ pub async fn submit(
     if !matches!(row.state.as_str(), "draft" | "needs_revision") {
         return not_held().into_response();
     }
-    let (def, _) = match form_for(&app, &row).await {
+    if in_bundle(&row) {
+        return bundled().into_response();
+    }
+    let (def, version) = match form_for(&app, &row).await {
         Ok(f) => f,
         Err(_) => {
             return ApiError::internal(&std::io::Error::other("reading the form")).into_response();
@@ -488,7 +523,26 @@ pub async fn submit(
                 .collect(),
         );
     }
-    step(&app, &row, action).await
+    // Sent as checked: refused if answers or uploads changed meanwhile; a draft moves to the
+    // form version it was checked with.
+    let Ok(prepared) = Prepared::new(&app, &catalog, &place, &row, action, None).await else {
+        return ApiError::internal(&std::io::Error::other("preparing the step failed"))
+            .into_response();
+    };
+    let account = row.account_id.unwrap_or_default();
+    let actor = format!("account:{account}");
+    let mut step = prepared.step(action, &actor, Some(account), None, None);
+    step.checked = Some(Checked {
+        updated_at: &row.updated_at,
+        form_version: version,
+    });
+    match store::step(&app.db, row.id, step, Utc::now()).await {
+        Ok(updated) => match detail(&app, &updated).await {
+            Ok(d) => Json(d).into_response(),
+            Err(e) => e.into_response(),
+        },
+        Err(e) => step_error(e).into_response(),
+    }
 }
 
 /// Takes the citizen's own step on `row` and answers with the application as it then is.
@@ -544,6 +598,9 @@ pub async fn withdraw(
         Ok(r) => r,
         Err(r) => return r,
     };
+    if in_bundle(&row) {
+        return bundled().into_response();
+    }
     if row.state == "draft" {
         return match store::discard_draft(&app.db, row.id, row.account_id.unwrap_or_default()).await
         {
@@ -562,4 +619,26 @@ async fn reread_and_withdraw(app: &AppState, id: Uuid) -> Response {
         Ok(None) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => ApiError::internal(&e).into_response(),
     }
+}
+
+/// Marks one's own ready application collected (the app has its output: `GET …/documents/{doc}`
+/// changes nothing, so an app says so here, as the page's download button does).
+#[utoipa::path(post, path = "/api/v1/me/applications/{id}/collect", tag = "applications",
+    params(("id" = Uuid, Path, description = "The application id")),
+    security(("bearer" = [])),
+    responses((status = 200, body = ApplicationDetail),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json")))]
+pub async fn collect(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+) -> Response {
+    let id = id.map(|Path(p)| p).unwrap_or_default();
+    let row = match own(&app, &headers, &id).await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    step(&app, &row, ApplicationAction::MarkCollected).await
 }

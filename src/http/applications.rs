@@ -210,6 +210,21 @@ pub(super) async fn form_of(
     }))
 }
 
+/// A draft made in a bundle: it is filled and sent with the bundle's other applications, on
+/// the bundle's page, never alone.
+pub(super) fn in_bundle(row: &ApplicationRow) -> bool {
+    row.state == "draft" && row.bundle_application_id.is_some()
+}
+
+fn bundled(lang: Lang) -> PageError {
+    PageError::status(
+        lang,
+        StatusCode::CONFLICT,
+        "Permohonan ini bagian dari paket layanan: isi, unggah, dan kirim lewat halaman paketnya.",
+        "This application is part of a bundle: fill, upload and send it on the bundle's page.",
+    )
+}
+
 /// The form an application is shown and checked with: a draft follows the service's current
 /// form (it moves to that version when saved); an application already sent keeps the version
 /// it was sent with, so a later change of the form neither hides its answers nor asks for
@@ -226,9 +241,14 @@ pub(super) async fn form_for(
             return Ok((def, row.form_version));
         }
     }
-    Ok(form_of(app, row.service_id)
-        .await?
-        .unwrap_or((FormDef::default(), row.form_version)))
+    // Sent with a version no longer kept (made before versions were): the current form.
+    form_of(app, row.service_id).await?.ok_or_else(|| {
+        PageError::internal(
+            Lang::Id,
+            "/",
+            &std::io::Error::other(format!("service {} has no readable form", row.service_id)),
+        )
+    })
 }
 
 pub(super) fn open_answers(app: &AppState, row: &ApplicationRow) -> BTreeMap<String, String> {
@@ -402,6 +422,7 @@ impl Prepared {
                 body_sealed: &n.body_sealed,
             }),
             audit_scope: &self.scope,
+            checked: None,
         }
     }
 }
@@ -433,6 +454,12 @@ pub(super) async fn take_step(
 pub(super) fn step_refusal(lang: Lang, here: &str, e: StepError) -> PageError {
     match e {
         StepError::NotFound => PageError::not_found(lang, here),
+        StepError::Changed => PageError::status(
+            lang,
+            StatusCode::CONFLICT,
+            "Permohonan berubah saat diperiksa (mungkin di tab lain). Muat ulang halaman lalu kirim lagi.",
+            "The application changed while it was checked (perhaps in another tab). Reload the page and send it again.",
+        ),
         StepError::Illegal(illegal) => PageError::status(
             lang,
             StatusCode::CONFLICT,
@@ -906,6 +933,11 @@ pub async fn application(
         return Ok(Redirect::to("/masuk").into_response());
     };
     let row = own_application(&app, lang, &here, &id, session.account_id).await?;
+    if in_bundle(&row)
+        && let Some(bundle) = row.bundle_application_id
+    {
+        return Ok(Redirect::to(&format!("/akun/paket/{bundle}")).into_response());
+    }
     let notice = match query.ok().and_then(|Query(q)| q.pesan).as_deref() {
         Some("tersimpan") => Some(lang.pick("Draf tersimpan.", "Draft saved.")),
         Some("terkirim") => Some(lang.pick(
@@ -962,6 +994,9 @@ pub async fn save(
         return Ok(Redirect::to("/masuk").into_response());
     };
     let row = own_application(&app, lang, &here, &id, session.account_id).await?;
+    if in_bundle(&row) {
+        return Err(bundled(lang));
+    }
     let catalog = app.catalog.get();
     let place = place_of(&catalog, &row).ok_or_else(|| PageError::not_found(lang, &here))?;
     let (def, version) = form_for(&app, &row).await?;
@@ -1065,6 +1100,9 @@ pub async fn withdraw(
         return Ok(Redirect::to("/masuk").into_response());
     };
     let row = own_application(&app, lang, &here, &id, session.account_id).await?;
+    if in_bundle(&row) {
+        return Err(bundled(lang));
+    }
     // A draft was never received: it is deleted, with its documents, rather than kept.
     if row.state == "draft" {
         store::discard_draft(&app.db, row.id, session.account_id)
@@ -1294,6 +1332,9 @@ pub async fn upload(
     };
     let upload = checked_upload(multipart, &headers, lang, &here).await?;
     let row = own_application(&app, lang, &here, &id, session.account_id).await?;
+    if in_bundle(&row) {
+        return Err(bundled(lang));
+    }
     let (def, _) = form_for(&app, &row).await?;
     let key = upload.fields.get("field").cloned().unwrap_or_default();
     let Some((types, max_bytes)) = def.fields.iter().find_map(|f| match &f.kind {
@@ -1423,8 +1464,8 @@ async fn send_document(
     Ok(response)
 }
 
-/// A document of one's own application; downloading the output of a ready application marks
-/// it collected.
+/// A document of one's own application (reading it changes nothing: links may be fetched by
+/// previews and prefetchers).
 pub async fn download(
     State(app): State<AppState>,
     lang: Lang,
@@ -1437,13 +1478,32 @@ pub async fn download(
     };
     let row = own_application(&app, lang, &here, &id, session.account_id).await?;
     let doc = document_of(&app, lang, &here, &row, &doc).await?;
+    send_document(&app, lang, &here, &doc).await
+}
+
+/// The citizen's "download the output" button: the output of a ready application, which the
+/// download marks collected (the application is done).
+pub async fn collect(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    Path((id, doc)): Path<(String, String)>,
+    form: Result<Form<PlainForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let here = format!("/akun/permohonan/{id}");
+    checked_form(form, &headers, lang, &here)?;
+    let Some(session) = signed_in(&app, &headers, lang).await? else {
+        return Ok(Redirect::to("/masuk").into_response());
+    };
+    let row = own_application(&app, lang, &here, &id, session.account_id).await?;
+    let doc = document_of(&app, lang, &here, &row, &doc).await?;
     let response = send_document(&app, lang, &here, &doc).await?;
     if doc.kind == "output" && row.state == "ready" {
         let catalog = app.catalog.get();
         if let Some(place) = place_of(&catalog, &row) {
             let actor = format!("account:{}", session.account_id);
             // Another download may have marked it first: that is the same outcome.
-            let _ = take_step(
+            let marked = take_step(
                 &app,
                 &catalog,
                 &place,
@@ -1456,6 +1516,9 @@ pub async fn download(
                 None,
             )
             .await?;
+            if let Err(StepError::Storage(e)) = marked {
+                tracing::warn!(error = %e, application = %row.id, "marking an output collected failed");
+            }
         }
     }
     Ok(response)

@@ -24,7 +24,7 @@ use crate::domain::roles::Action;
 
 /// Blank rows offered for new fields.
 const BLANK_ROWS: usize = 3;
-const MAX_ROWS: usize = 60;
+const MAX_ROWS: usize = crate::domain::form::MAX_FIELDS;
 
 /// One row of the editor, as text (what was typed is shown back as typed).
 #[derive(Default, Clone)]
@@ -380,7 +380,7 @@ pub async fn save(
         form.first(&format!("{name}_{i}"))
             .unwrap_or_default()
             .chars()
-            .take(2000)
+            .take(crate::domain::form::MAX_LABEL_CHARS)
             .collect::<String>()
     };
     let mut rows: Vec<Row> = (0..count)

@@ -448,8 +448,8 @@ fn page_routes(
     )
     .add(
         "/akun/permohonan/{id}/dokumen/{doc}",
-        &[("GET", Citizen)],
-        get(applications::download),
+        &[("GET", Citizen), ("POST", Citizen)],
+        get(applications::download).post(applications::collect),
     )
     .add(
         "/akun/permohonan/{id}/tarik",
@@ -665,6 +665,11 @@ pub const API_ACCESS: &[(&str, &str, Access)] = &[
         "/api/v1/me/applications/{id}/withdraw",
         Access::Citizen,
     ),
+    (
+        "post",
+        "/api/v1/me/applications/{id}/collect",
+        Access::Citizen,
+    ),
     ("get", "/api/v1/services/{id}/form", Access::Public),
     (
         "get",
@@ -706,6 +711,7 @@ fn api_router(sign_in_burst: u32, proxies: &Arc<Vec<std::net::IpAddr>>) -> OpenA
         .routes(routes!(api_apply::put_answers))
         .routes(routes!(api_apply::submit))
         .routes(routes!(api_apply::withdraw))
+        .routes(routes!(api_apply::collect))
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(api_applications::put_output))

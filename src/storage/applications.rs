@@ -238,12 +238,24 @@ pub struct Step<'a> {
     /// The message telling the citizen, queued in the same transaction.
     pub notice: Option<NewMessage<'a>>,
     pub audit_scope: &'a str,
+    /// For sending: the application as the sending check read it.
+    pub checked: Option<Checked<'a>>,
+}
+
+/// What a sending check was made on. The step is refused (`StepError::Changed`) when the
+/// application changed since (answers or uploads saved in between would be sent unchecked),
+/// and a draft moves to the form version it was checked with.
+pub struct Checked<'a> {
+    pub updated_at: &'a str,
+    pub form_version: i32,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StepError {
     #[error("no such application")]
     NotFound,
+    #[error("the application changed since it was checked")]
+    Changed,
     #[error(transparent)]
     Illegal(#[from] IllegalStep),
     #[error(transparent)]
@@ -294,15 +306,24 @@ pub async fn step_in(
     now: DateTime<Utc>,
 ) -> Result<ApplicationRow, StepError> {
     let now_text = timestamp(now);
-    // A write first: the row is ours until the commit.
+    // A write first (changing nothing yet): the row is ours until the commit.
     let current: Option<ApplicationRow> = on_tx!(tx, conn => {
-        sqlx::query_as(concat!("UPDATE applications SET updated_at = $2 WHERE id = $1 \
-                                AND ($3 IS NULL OR account_id = $3) RETURNING ", application_columns!()))
-            .bind(id).bind(&now_text).bind(step.owner).fetch_optional(conn).await
+        sqlx::query_as(concat!("UPDATE applications SET updated_at = updated_at WHERE id = $1 \
+                                AND ($2 IS NULL OR account_id = $2) RETURNING ", application_columns!()))
+            .bind(id).bind(step.owner).fetch_optional(conn).await
     })?;
     let current = current.ok_or(StepError::NotFound)?;
     let from = ApplicationState::parse(&current.state).ok_or(StepError::NotFound)?;
     let next = from.apply(step.action)?;
+    if let Some(checked) = &step.checked
+        && checked.updated_at != current.updated_at
+    {
+        return Err(StepError::Changed);
+    }
+    let form_version = match (&step.checked, from) {
+        (Some(checked), ApplicationState::Draft) => checked.form_version,
+        _ => current.form_version,
+    };
     let assignee = match step.action {
         ApplicationAction::Take => step.assignee,
         ApplicationAction::Release => None,
@@ -329,9 +350,9 @@ pub async fn step_in(
     let updated: ApplicationRow = on_tx!(tx, conn => {
         // A new due date (a resubmission moved it) is watched afresh.
         sqlx::query_as(concat!("UPDATE applications SET state = $2, assignee_id = $3, due_on = $4, \
-                                sla_flag = CASE WHEN due_on IS NOT DISTINCT FROM $4 THEN sla_flag ELSE NULL END \
-                                WHERE id = $1 RETURNING ", application_columns!()))
-            .bind(id).bind(next.as_str()).bind(assignee).bind(&due_on)
+                                sla_flag = CASE WHEN due_on IS NOT DISTINCT FROM $4 THEN sla_flag ELSE NULL END, \
+                                updated_at = $5, form_version = $6 WHERE id = $1 RETURNING ", application_columns!()))
+            .bind(id).bind(next.as_str()).bind(assignee).bind(&due_on).bind(&now_text).bind(form_version)
             .fetch_one(conn).await
     })?;
     on_tx!(tx, conn => {

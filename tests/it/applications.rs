@@ -101,6 +101,7 @@ async fn an_application_moves_only_by_legal_steps_and_keeps_its_history(engine: 
                     document: None,
                     notice: None,
                     audit_scope: "/",
+                    checked: None,
                 },
                 Utc::now(),
             )
@@ -139,6 +140,7 @@ async fn an_application_moves_only_by_legal_steps_and_keeps_its_history(engine: 
                     document: None,
                     notice: None,
                     audit_scope: "/",
+                    checked: None,
                 },
                 Utc::now(),
             )
@@ -263,6 +265,7 @@ async fn the_watch_tells_upp_admins_and_managers_once_per_level(engine: Engine) 
                 document: None,
                 notice: None,
                 audit_scope: "/",
+                checked: None,
             },
             Utc::now(),
         )

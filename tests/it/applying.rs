@@ -408,7 +408,23 @@ async fn a_citizen_applies_and_an_officer_decides(engine: Engine) {
     assert_eq!(downloaded.bytes().await.expect("bytes").to_vec(), output);
     assert_eq!(stranger.get(&link).await.0, 404, "not someone else's");
     let (_, page, _) = citizen.get(&here).await;
-    assert!(page.contains("Selesai"), "downloading collects it: {page}");
+    assert!(
+        page.contains("Hasil siap"),
+        "following a link (a preview, a prefetch) changes nothing: {page}"
+    );
+    assert_eq!(
+        citizen.post(&link, &[("csrf", "palsu")]).await.0,
+        403,
+        "the button needs the page's token"
+    );
+    let (status, body, _) = citizen.post(&link, &[("csrf", &csrf)]).await;
+    assert_eq!(status, 200);
+    assert_eq!(body.into_bytes(), output);
+    let (_, page, _) = citizen.get(&here).await;
+    assert!(
+        page.contains("Selesai"),
+        "the download button collects it: {page}"
+    );
     assert_eq!(
         app.count("SELECT COUNT(*) FROM audit_log WHERE action LIKE 'application.%'")
             .await,
@@ -420,6 +436,15 @@ async fn a_citizen_applies_and_an_officer_decides(engine: Engine) {
             .await,
         3
     );
+}
+
+async fn first_application(app: &TestApp) -> uuid::Uuid {
+    let sql = "SELECT id FROM applications ORDER BY created_at, id LIMIT 1";
+    match app.db() {
+        mpp::storage::Db::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+        mpp::storage::Db::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+    }
+    .expect("an application")
 }
 
 async fn sqlx_tenant_of(app: &TestApp) -> uuid::Uuid {
@@ -481,6 +506,37 @@ async fn a_bundle_fans_out_into_one_application_per_upp(engine: Engine) {
     );
     let mut stranger = signed_in(&app, "bukan.ayah@contoh.id", "bukan.ayah@contoh.id").await;
     assert_eq!(stranger.get(&here).await.0, 404);
+
+    // A member draft is never filled, sent or withdrawn alone: its page leads to the bundle's.
+    let member = format!("/akun/permohonan/{}", first_application(&app).await);
+    let (status, _, location) = citizen.get(&member).await;
+    assert_eq!((status, location.as_deref()), (303, Some(here.as_str())));
+    for path in [member.clone(), format!("{member}/tarik")] {
+        let (status, body, _) = citizen
+            .post(&path, &[("csrf", &csrf), ("aksi", "kirim")])
+            .await;
+        assert_eq!(status, 409, "{path}: {body}");
+        assert!(body.contains("bagian dari paket"), "{body}");
+    }
+    let token = crate::queue_api::session_token(&app, "ayah.bima@contoh.id").await;
+    let api = member.replace("/akun/permohonan/", "/api/v1/me/applications/");
+    for path in [format!("{api}/submit"), format!("{api}/withdraw")] {
+        let response = app
+            .http
+            .post(app.url(&path))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("api");
+        assert_eq!(response.status(), 409, "{path}");
+        let body: serde_json::Value = response.json().await.expect("json");
+        assert_eq!(body["code"], "in_bundle");
+    }
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM applications WHERE state = 'draft'")
+            .await,
+        2
+    );
 
     // Shared documents: uploaded once, recorded for each application that asks them.
     let upload = format!("{here}/dokumen");
@@ -1213,6 +1269,12 @@ async fn a_citizen_app_applies_through_the_api(engine: Engine) {
             .0,
         404
     );
+    assert_eq!(
+        app.get_json(&format!("/api/v1/services/{service}/form?version=abc"))
+            .await
+            .0,
+        400
+    );
 
     let token = crate::queue_api::session_token(&app, "api.warga@contoh.id").await;
     let call = |method: reqwest::Method, path: &str| {
@@ -1282,6 +1344,43 @@ async fn a_citizen_app_applies_through_the_api(engine: Engine) {
     .await;
     assert_eq!(status, 200, "{saved}");
     assert_eq!(saved["answers"]["nama_anak"], "Laras");
+    // The same key for another service is a mistake, not that draft.
+    let bidan = service_id(&app, "bidan", "sip-bidan").await;
+    let (status, reused) = json(
+        call(reqwest::Method::POST, "/api/v1/me/applications")
+            .header("idempotency-key", "aplikasi-1")
+            .json(&serde_json::json!({ "service_id": bidan }))
+            .send()
+            .await
+            .expect("start"),
+    )
+    .await;
+    assert_eq!(status, 422, "{reused}");
+    assert_eq!(reused["code"], "idempotency_key_reused");
+
+    // The UPP admin adds a field before the draft is sent: it is sent with the new version.
+    let service_uuid: uuid::Uuid = service.parse().expect("uuid");
+    let (current, version) = mpp::storage::applications::form(app.db(), service_uuid)
+        .await
+        .expect("form")
+        .expect("a form");
+    let mut next: serde_json::Value = serde_json::from_str(&current).expect("json");
+    next["fields"]
+        .as_array_mut()
+        .expect("fields")
+        .push(serde_json::json!({
+        "key": "anak_ke", "label_id": "Anak ke-", "label_en": "Birth order", "kind": "number",
+        "min": 1, "max": 30, "required": {"when": "never"}}));
+    let next_version = mpp::storage::applications::save_form(
+        app.db(),
+        service_uuid,
+        &next.to_string(),
+        "test",
+        "/",
+    )
+    .await
+    .expect("next version");
+    assert_eq!(next_version, version + 1);
 
     // Sending without the documents names them.
     let (status, missing) = json(
@@ -1351,6 +1450,10 @@ async fn a_citizen_app_applies_through_the_api(engine: Engine) {
     assert_eq!(status, 200, "{sent}");
     assert_eq!(sent["state"], "submitted");
     assert!(sent["due_on"].is_string(), "{sent}");
+    assert_eq!(
+        sent["form_version"], next_version,
+        "a draft is sent with the version it was checked with"
+    );
     // Sent twice: 409; changed after sending: 409; nothing changes.
     let (status, _) = json(
         call(reqwest::Method::POST, &format!("{path}/submit"))
@@ -1428,6 +1531,10 @@ async fn a_citizen_app_applies_through_the_api(engine: Engine) {
     .await;
     assert_eq!(status, 200, "{again}");
     assert_eq!(again["state"], "submitted");
+    assert_eq!(
+        again["form_version"], next_version,
+        "a fix keeps the version"
+    );
     assert!(
         again["history"]
             .as_array()
@@ -1436,6 +1543,71 @@ async fn a_citizen_app_applies_through_the_api(engine: Engine) {
             .any(|h| h["action"] == "resubmit"),
         "{again}"
     );
+
+    // Approved with an output; the app downloads it (nothing changes) and says it has it.
+    for step in [
+        serde_json::json!({ "action": "take" }),
+        serde_json::json!({ "action": "approve" }),
+    ] {
+        let response = app
+            .http
+            .post(app.url(&format!("/api/v1/applications/{id}/steps")))
+            .bearer_auth(&officer)
+            .json(&step)
+            .send()
+            .await
+            .expect("step");
+        assert_eq!(response.status(), 200, "{step}");
+    }
+    let response = app
+        .http
+        .put(app.url(&format!("/api/v1/applications/{id}/output?name=akta.pdf")))
+        .bearer_auth(&officer)
+        .body(pdf("akta api"))
+        .send()
+        .await
+        .expect("output");
+    assert_eq!(response.status(), 200);
+    let (_, ready) = json(call(reqwest::Method::GET, &path).send().await.expect("get")).await;
+    let output = ready["documents"]
+        .as_array()
+        .expect("documents")
+        .iter()
+        .find(|d| d["kind"] == "output")
+        .expect("output")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let bytes = call(reqwest::Method::GET, &format!("{path}/documents/{output}"))
+        .send()
+        .await
+        .expect("download")
+        .bytes()
+        .await
+        .expect("bytes");
+    assert_eq!(bytes.to_vec(), pdf("akta api"));
+    let (_, still) = json(call(reqwest::Method::GET, &path).send().await.expect("get")).await;
+    assert_eq!(still["state"], "ready");
+    let (status, done) = json(
+        call(reqwest::Method::POST, &format!("{path}/collect"))
+            .send()
+            .await
+            .expect("collect"),
+    )
+    .await;
+    assert_eq!(
+        (status, done["state"].as_str()),
+        (200, Some("collected")),
+        "{done}"
+    );
+    let (status, _) = json(
+        call(reqwest::Method::POST, &format!("{path}/collect"))
+            .send()
+            .await
+            .expect("collect"),
+    )
+    .await;
+    assert_eq!(status, 409);
 
     // A second draft is withdrawn: deleted, as it was never received.
     let (_, second) = json(

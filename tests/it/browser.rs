@@ -1048,27 +1048,8 @@ async fn citizen_applies_officer_asks_a_fix_approves_and_the_citizen_downloads(e
 
     // The citizen downloads the output with their own session.
     c.goto(&application_url).await.expect("reload");
-    let link = c
-        .find(Locator::Css("section[aria-labelledby=output-heading] a"))
-        .await
-        .expect("output link")
-        .attr("href")
-        .await
-        .expect("href")
-        .expect("href");
-    let session = c.get_named_cookie("sesi").await.expect("session cookie");
-    let downloaded = app
-        .http
-        .get(app.url(&link))
-        .header("cookie", format!("sesi={}", session.value()))
-        .send()
-        .await
-        .expect("download");
-    assert_eq!(downloaded.status(), 200);
-    assert_eq!(
-        downloaded.bytes().await.expect("bytes").to_vec(),
-        crate::applying::pdf("akta kelahiran")
-    );
+    let downloaded = download_output(&app, c).await;
+    assert_eq!(downloaded, crate::applying::pdf("akta kelahiran"));
     c.goto(&application_url).await.expect("reload");
     assert_eq!(text_of(c, "#status").await, "Selesai");
     citizen.close().await;
@@ -1079,6 +1060,38 @@ both_engines!(citizen_applies_for_a_bundle_and_two_upps_each_deliver);
 
 /// The officer signed in as `email` (signing in first when `sign_in`) takes the application
 /// `code` from their inbox and approves it with `output` attached.
+/// Sends the output's download button of the page `c` shows, with the browser's session and
+/// the form's token, as the browser would; returns the bytes.
+async fn download_output(app: &TestApp, c: &Client) -> Vec<u8> {
+    let form = c
+        .find(Locator::Css("section[aria-labelledby=output-heading] form"))
+        .await
+        .expect("output's download button");
+    let action = form.attr("action").await.expect("action").expect("action");
+    let token = form
+        .find(Locator::Css("input[name=csrf]"))
+        .await
+        .expect("token")
+        .attr("value")
+        .await
+        .expect("value")
+        .expect("value");
+    let mut cookies = Vec::new();
+    for cookie in c.get_all_cookies().await.expect("cookies") {
+        cookies.push(format!("{}={}", cookie.name(), cookie.value()));
+    }
+    let downloaded = app
+        .http
+        .post(app.url(&action))
+        .header("cookie", cookies.join("; "))
+        .form(&[("csrf", token)])
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(downloaded.status(), 200);
+    downloaded.bytes().await.expect("bytes").to_vec()
+}
+
 async fn officer_works(
     c: &Client,
     app: &TestApp,
@@ -1277,7 +1290,6 @@ async fn citizen_applies_for_a_bundle_and_two_upps_each_deliver(engine: Engine) 
     c.goto(&bundle_url).await.expect("bundle page");
     let text = main_text(c).await;
     assert_eq!(text.matches("Hasil siap").count(), 2, "{text}");
-    let session = c.get_named_cookie("sesi").await.expect("session cookie");
     for (member, expected) in [
         ("Penerbitan Akta Kelahiran", crate::applying::pdf("akta")),
         ("Bayi Baru Lahir", crate::applying::pdf("kartu jkn bayi")),
@@ -1289,23 +1301,7 @@ async fn citizen_applies_for_a_bundle_and_two_upps_each_deliver(engine: Engine) 
             "member link",
         )
         .await;
-        let link = c
-            .find(Locator::Css("section[aria-labelledby=output-heading] a"))
-            .await
-            .expect("output link")
-            .attr("href")
-            .await
-            .expect("href")
-            .expect("href");
-        let downloaded = app
-            .http
-            .get(app.url(&link))
-            .header("cookie", format!("sesi={}", session.value()))
-            .send()
-            .await
-            .expect("download");
-        assert_eq!(downloaded.status(), 200);
-        assert_eq!(downloaded.bytes().await.expect("bytes").to_vec(), expected);
+        assert_eq!(download_output(&app, c).await, expected);
     }
     c.goto(&bundle_url).await.expect("bundle page");
     assert_eq!(main_text(c).await.matches("Selesai").count(), 2);
