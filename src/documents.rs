@@ -132,14 +132,22 @@ impl BlobStore {
         }
     }
 
-    /// Checks that the store can be reached and read (a node refuses to start otherwise):
-    /// the directory is created; the bucket is listed under the prefix.
+    /// Checks that the store can be reached, written, read and listed (a node refuses to start
+    /// otherwise): the directory is created; in the bucket a probe object is written, read back
+    /// and removed, and the prefix is listed (as the orphan sweep does).
     pub async fn check(&self) -> Result<(), DocumentError> {
         match &self.backend {
             Backend::Disk(root) => Ok(tokio::fs::create_dir_all(root).await?),
             Backend::Bucket { store, prefix } => {
-                let prefix = object_store::path::Path::from(prefix.as_str());
-                store.list_with_delimiter(Some(&prefix)).await?;
+                let base = object_store::path::Path::from(prefix.as_str());
+                let probe = base.clone().join(format!(".probe-{}", uuid::Uuid::new_v4().as_simple()));
+                store.put(&probe, b"mpp".to_vec().into()).await?;
+                let read = store.get(&probe).await?.bytes().await?;
+                store.delete(&probe).await?;
+                if read.as_ref() != b"mpp" {
+                    return Err(DocumentError::Missing(probe.to_string()));
+                }
+                store.list_with_delimiter(Some(&base)).await?;
                 Ok(())
             }
         }

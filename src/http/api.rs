@@ -45,7 +45,10 @@ pub struct Paging {
 }
 
 impl Paging {
-    fn resolve(page: Option<u32>, per_page: Option<u32>) -> Result<(u32, u32), ApiError> {
+    pub(super) fn resolve(
+        page: Option<u32>,
+        per_page: Option<u32>,
+    ) -> Result<(u32, u32), ApiError> {
         let page = page.unwrap_or(1);
         let per_page = per_page.unwrap_or(DEFAULT_PER_PAGE);
         if !(1..=MAX_PAGE).contains(&page) {

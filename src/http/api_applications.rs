@@ -86,9 +86,9 @@ pub struct InboxParams {
 /// Needs a token with scope `applications:process` whose owner may process the UPP's
 /// applications.
 #[utoipa::path(get, path = "/api/v1/tenants/{id}/applications", tag = "applications",
-    params(("id" = Uuid, Path, description = "The UPP (tenant) id"), InboxParams),
+    params(("id" = Uuid, Path, description = "The UPP (tenant) id"), InboxParams, super::api::Paging),
     security(("bearer" = ["applications:process"])),
-    responses((status = 200, body = Vec<ApplicationSummary>),
+    responses((status = 200, body = super::api::Page<ApplicationSummary>),
               (status = 400, body = Problem, content_type = "application/problem+json"),
               (status = 401, body = Problem, content_type = "application/problem+json"),
               (status = 403, body = Problem, content_type = "application/problem+json"),
@@ -98,6 +98,7 @@ pub async fn inbox(
     headers: HeaderMap,
     id: Result<Path<String>, PathRejection>,
     params: Result<Query<InboxParams>, QueryRejection>,
+    paging: Result<Query<super::api::Paging>, QueryRejection>,
 ) -> Response {
     let holder = match token_holder(&app, &headers, SCOPE).await {
         Ok(h) => h,
@@ -128,8 +129,26 @@ pub async fn inbox(
         )
         .into_response();
     }
-    match store::inbox(&app.db, t.id, state.as_deref()).await {
-        Ok(rows) => Json(rows.iter().map(|r| summary(&app, r)).collect::<Vec<_>>()).into_response(),
+    let resolved = match paging {
+        Ok(Query(p)) => super::api::Paging::resolve(p.page, p.per_page),
+        Err(_) => Err(ApiError::bad_parameter(
+            "page dan per_page berupa bilangan bulat.",
+            "page and per_page are whole numbers.",
+        )),
+    };
+    let (page, per_page) = match resolved {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let offset = i64::from(page - 1) * i64::from(per_page);
+    match store::inbox(&app.db, t.id, state.as_deref(), offset, i64::from(per_page)).await {
+        Ok((rows, total)) => Json(super::api::Page {
+            items: rows.iter().map(|r| summary(&app, r)).collect::<Vec<_>>(),
+            total: usize::try_from(total).unwrap_or(0),
+            page,
+            per_page,
+        })
+        .into_response(),
         Err(e) => ApiError::internal(&e).into_response(),
     }
 }

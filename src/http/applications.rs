@@ -1849,14 +1849,24 @@ struct InboxPage {
     filter: String,
     filters: Vec<(&'static str, &'static str)>,
     items: Vec<InboxItem>,
-    late: usize,
-    soon: usize,
+    late: i64,
+    soon: i64,
+    /// "51–100 dari 230" when the list has more than one page.
+    shown: Option<String>,
+    previous: Option<String>,
+    next: Option<String>,
 }
+
+/// Applications on one page of the inbox.
+const INBOX_PAGE: i64 = 50;
 
 #[derive(Deserialize)]
 pub struct InboxQuery {
     #[serde(default)]
     status: Option<String>,
+    /// The page, from 1.
+    #[serde(default)]
+    hal: Option<u32>,
 }
 
 /// A UPP's inbox: applications with their due dates, the earliest first, late ones flagged.
@@ -1871,15 +1881,20 @@ pub async fn inbox(
     let staff = staff_or_return!(app, headers, lang);
     let catalog = app.catalog.get();
     let (t, m) = office_tenant(&catalog, &staff, lang, &here, &tenant)?;
-    let filter = query
-        .ok()
-        .and_then(|Query(q)| q.status)
+    let (filter, page) = match query {
+        Ok(Query(q)) => (q.status, q.hal.unwrap_or(1).clamp(1, 10_000)),
+        Err(_) => (None, 1),
+    };
+    let filter = filter
         .filter(|s| ApplicationState::parse(s).is_some_and(|s| s != ApplicationState::Draft))
         .unwrap_or_default();
-    let rows = store::inbox(
+    let offset = i64::from(page - 1) * INBOX_PAGE;
+    let (rows, total) = store::inbox(
         &app.db,
         t.id,
         (!filter.is_empty()).then_some(filter.as_str()),
+        offset,
+        INBOX_PAGE,
     )
     .await
     .map_err(|e| PageError::internal(lang, &here, &e))?;
@@ -1899,14 +1914,36 @@ pub async fn inbox(
             })
         })
         .collect();
-    let late = items
-        .iter()
-        .filter(|i| i.standing.is_some_and(|(k, _)| k == "late"))
-        .count();
-    let soon = items
-        .iter()
-        .filter(|i| i.standing.is_some_and(|(k, _)| k == "soon"))
-        .count();
+    // Late and due-soon counts over the whole inbox, not this page.
+    let today = today(&app, m);
+    let calendar = catalog.calendar(m, today, t.observes_cuti_bersama);
+    let (mut late, mut soon) = (0, 0);
+    for (due, n) in store::due_days(&app.db, t.id)
+        .await
+        .map_err(|e| PageError::internal(lang, &here, &e))?
+    {
+        let Ok(due) = NaiveDate::parse_from_str(&due, "%Y-%m-%d") else {
+            continue;
+        };
+        match rules::standing(&calendar, today, due) {
+            Standing::Late => late += n,
+            Standing::DueSoon => soon += n,
+            Standing::OnTime => {}
+        }
+    }
+    let link = |p: u32| {
+        let mut query = vec![format!("hal={p}")];
+        if !filter.is_empty() {
+            query.insert(0, format!("status={filter}"));
+        }
+        format!("/staf/permohonan/{}?{}", t.id, query.join("&"))
+    };
+    let first = offset + 1;
+    let last = offset + i64::try_from(rows.len()).unwrap_or(0);
+    let shown = (total > INBOX_PAGE && !rows.is_empty())
+        .then(|| format!("{first}–{last} {} {total}", lang.pick("dari", "of")));
+    let previous = (page > 1).then(|| link(page - 1));
+    let next = (last < total).then(|| link(page + 1));
     let filters = [
         "submitted",
         "in_review",
@@ -1933,6 +1970,9 @@ pub async fn inbox(
             items,
             late,
             soon,
+            shown,
+            previous,
+            next,
         },
         StatusCode::OK,
         None,

@@ -543,18 +543,36 @@ pub async fn by_tracking_code(db: &Db, code: &str) -> Result<Option<ApplicationR
     })?)
 }
 
-/// A tenant's inbox: applications in `state`, or in every state still open to the office
-/// when `None`; the earliest due first.
+/// One page of a UPP's inbox: its applications in every state still open to the office (or in
+/// `state`), the earliest due first; with the number in the whole list.
 pub async fn inbox(
     db: &Db,
     tenant_id: Uuid,
     state: Option<&str>,
-) -> Result<Vec<ApplicationRow>, StorageError> {
-    Ok(on_pool!(db, pool => {
-        sqlx::query_as(concat!("SELECT ", application_columns!(), " FROM applications WHERE tenant_id = $1 \
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<ApplicationRow>, i64), StorageError> {
+    Ok(on_pool!(db, pool => async {
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM applications WHERE tenant_id = $1 \
+                AND (($2 IS NULL AND state IN ('submitted', 'in_review', 'needs_revision', 'approved', 'ready')) \
+                OR state = $2)")
+            .bind(tenant_id).bind(state).fetch_one(pool).await?;
+        let rows: Vec<ApplicationRow> = sqlx::query_as(concat!("SELECT ", application_columns!(), " FROM applications WHERE tenant_id = $1 \
                                 AND (($2 IS NULL AND state IN ('submitted', 'in_review', 'needs_revision', 'approved', 'ready')) \
-                                OR state = $2) ORDER BY due_on IS NULL, due_on, created_at LIMIT 500"))
-            .bind(tenant_id).bind(state).fetch_all(pool).await
+                                OR state = $2) ORDER BY due_on IS NULL, due_on, created_at, id LIMIT $3 OFFSET $4"))
+            .bind(tenant_id).bind(state).bind(limit).bind(offset).fetch_all(pool).await?;
+        Ok::<_, sqlx::Error>((rows, total))
+    }.await)?)
+}
+
+/// How many of a UPP's applications whose clock runs (`ApplicationState::clock_runs`) fall due on each day (for the inbox's
+/// counts of late and due-soon ones, over the whole list rather than one page).
+pub async fn due_days(db: &Db, tenant_id: Uuid) -> Result<Vec<(String, i64)>, StorageError> {
+    Ok(on_pool!(db, pool => {
+        sqlx::query_as("SELECT due_on, COUNT(*) FROM applications WHERE tenant_id = $1 \
+                        AND state IN ('submitted', 'in_review', 'approved') AND due_on IS NOT NULL \
+                        GROUP BY due_on")
+            .bind(tenant_id).fetch_all(pool).await
     })?)
 }
 

@@ -770,8 +770,12 @@ async fn an_agency_system_works_its_inbox_through_the_api(engine: Engine) {
         .json()
         .await
         .expect("json");
-    assert_eq!(listed.as_array().expect("list").len(), 1, "{listed}");
-    assert_eq!(listed[0]["state"], "submitted");
+    assert_eq!(
+        listed["items"].as_array().expect("list").len(),
+        1,
+        "{listed}"
+    );
+    assert_eq!(listed["items"][0]["state"], "submitted");
     assert_eq!(
         call(reqwest::Method::GET, inbox.clone(), &other)
             .send()
@@ -1629,4 +1633,120 @@ async fn a_citizen_app_applies_through_the_api(engine: Engine) {
     .expect("withdraw");
     assert_eq!(response.status(), 204);
     assert_eq!(app.count("SELECT COUNT(*) FROM applications").await, 1);
+}
+
+both_engines!(a_long_inbox_is_paged_and_counts_every_late_one);
+
+async fn exec(app: &TestApp, sql: &'static str) {
+    match app.db() {
+        mpp::storage::Db::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+        mpp::storage::Db::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+    }
+    .expect("exec");
+}
+
+/// A UPP with 120 open applications: the officer's inbox shows them 50 at a time, the earliest
+/// due first, and counts the late ones over the whole list; the agency API pages them too.
+async fn a_long_inbox_is_paged_and_counts_every_late_one(engine: Engine) {
+    let settings = mpp::http::Settings {
+        sign_in_burst: 1000,
+        ..crate::support::test_settings()
+    };
+    let Some(app) = TestApp::demo_with(engine, settings).await else {
+        return;
+    };
+    let service: uuid::Uuid = service_id(&app, "akta+kelahiran", "penerbitan-akta-kelahiran")
+        .await
+        .parse()
+        .expect("uuid");
+    let tenant = tenant_id(&app, "dispendukcapil").await;
+    let citizen = crate::queue::citizens(app.db(), 1).await[0];
+    let mpp_id: uuid::Uuid = {
+        let sql = "SELECT id FROM mpps WHERE slug = 'among-warga-kota-batu'";
+        match app.db() {
+            mpp::storage::Db::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+            mpp::storage::Db::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+        }
+        .expect("mpp")
+    };
+    for i in 0..120 {
+        let code = format!("PMH-P{i:03}");
+        let key = format!("paged-{i:03}");
+        mpp::storage::applications::create_draft(
+            app.db(),
+            mpp::storage::applications::NewApplication {
+                service_id: service,
+                tenant_id: tenant,
+                mpp_id,
+                account_id: citizen,
+                tracking_code: &code,
+                answers_sealed: b"x",
+                form_version: 1,
+                limit_days: Some(14),
+                idempotency_key: &key,
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("draft");
+    }
+    // 40 are long past their limit, the others far from it.
+    exec(
+        &app,
+        "UPDATE applications SET state = 'submitted', due_on = CASE WHEN tracking_code < 'PMH-P040' \
+         THEN '2020-01-02' ELSE '2099-01-01' END",
+    )
+    .await;
+
+    let mut officer = staff_signed_in(&app, "petugas.dukcapil@demo.mpp.id").await;
+    let inbox = format!("/staf/permohonan/{tenant}");
+    let (status, first, _) = officer.get(&inbox).await;
+    assert_eq!(status, 200);
+    assert!(first.contains("1–50 dari 120"), "{first}");
+    assert!(
+        first.contains("40 permohonan melewati batas waktu"),
+        "{first}"
+    );
+    assert!(
+        first.contains("PMH-P000") && !first.contains("PMH-P050"),
+        "earliest due first"
+    );
+    assert!(first.contains(&format!("{inbox}?hal=2")), "{first}");
+    let (_, last, _) = officer.get(&format!("{inbox}?hal=3")).await;
+    assert!(last.contains("101–120 dari 120"), "{last}");
+    assert!(
+        last.contains("40 permohonan melewati batas waktu"),
+        "counted over every page"
+    );
+    assert!(
+        !last.contains("?hal=4") && last.contains("?hal=2"),
+        "{last}"
+    );
+
+    let token = token_with(&app, "admin.dukcapil@demo.mpp.id", "applications_process").await;
+    let page: serde_json::Value = app
+        .http
+        .get(app.url(&format!(
+            "/api/v1/tenants/{tenant}/applications?page=2&per_page=100"
+        )))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("inbox")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(page["total"], 120, "{page}");
+    assert_eq!(page["items"].as_array().expect("items").len(), 20);
+    let status = app
+        .http
+        .get(app.url(&format!(
+            "/api/v1/tenants/{tenant}/applications?per_page=1000"
+        )))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("inbox")
+        .status();
+    assert_eq!(status, 400);
 }
