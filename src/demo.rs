@@ -58,6 +58,11 @@ pub const STAFF: &[(&str, Role, DemoScope)] = &[
         DemoScope::Tenant("bpjs-kesehatan"),
     ),
     (
+        "petugas.dpmptsp@demo.mpp.id",
+        Role::Officer,
+        DemoScope::Tenant("dpmptsp"),
+    ),
+    (
         "admin.dukcapil@demo.mpp.id",
         Role::UppAdmin,
         DemoScope::Tenant("dispendukcapil"),

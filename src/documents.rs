@@ -140,7 +140,9 @@ impl BlobStore {
             Backend::Disk(root) => Ok(tokio::fs::create_dir_all(root).await?),
             Backend::Bucket { store, prefix } => {
                 let base = object_store::path::Path::from(prefix.as_str());
-                let probe = base.clone().join(format!(".probe-{}", uuid::Uuid::new_v4().as_simple()));
+                let probe = base
+                    .clone()
+                    .join(format!(".probe-{}", uuid::Uuid::new_v4().as_simple()));
                 store.put(&probe, b"mpp".to_vec().into()).await?;
                 let read = store.get(&probe).await?.bytes().await?;
                 store.delete(&probe).await?;

@@ -15,6 +15,7 @@ pub mod documents;
 pub mod domain;
 pub mod http;
 pub mod imports;
+pub mod letter;
 pub mod privacy;
 pub mod receipt;
 pub mod server;

@@ -23,6 +23,12 @@ pub struct Receipt<'a> {
 #[error("the QR code cannot hold the tracking address: {0}")]
 pub struct ReceiptError(String);
 
+impl ReceiptError {
+    pub(crate) fn new(why: String) -> ReceiptError {
+        ReceiptError(why)
+    }
+}
+
 /// The PDF's bytes.
 pub fn render(receipt: &Receipt<'_>) -> Result<Vec<u8>, ReceiptError> {
     let qr = qrcode::QrCode::new(receipt.tracking_url.as_bytes())
@@ -104,19 +110,7 @@ pub fn render(receipt: &Receipt<'_>) -> Result<Vec<u8>, ReceiptError> {
     }
 
     // The QR code, 120 pt wide, with its quiet zone, at the bottom left.
-    let modules = qr.width();
-    let size = 120.0 / (modules as f32 + 8.0);
-    let (left, bottom) = (36.0, 60.0);
-    c.set_fill_gray(0.0);
-    for (i, color) in qr.to_colors().iter().enumerate() {
-        if *color == qrcode::Color::Dark {
-            let (col, row) = (i % modules, i / modules);
-            let x = left + (col as f32 + 4.0) * size;
-            let y = bottom + 120.0 - (row as f32 + 5.0) * size;
-            c.rect(x, y, size, size);
-        }
-    }
-    c.fill_nonzero();
+    draw_qr(&mut c, &qr, 36.0, 60.0, 120.0);
     let mut note_y = 150.0;
     for line in [
         "Pindai untuk melihat status permohonan,",
@@ -137,8 +131,25 @@ pub fn render(receipt: &Receipt<'_>) -> Result<Vec<u8>, ReceiptError> {
     Ok(pdf.finish())
 }
 
+/// Draws `qr` as a square `width` points wide (quiet zone included) with its lower left corner
+/// at (`left`, `bottom`).
+pub(crate) fn draw_qr(c: &mut Content, qr: &qrcode::QrCode, left: f32, bottom: f32, width: f32) {
+    let modules = qr.width();
+    let size = width / (modules as f32 + 8.0);
+    c.set_fill_gray(0.0);
+    for (i, color) in qr.to_colors().iter().enumerate() {
+        if *color == qrcode::Color::Dark {
+            let (col, row) = (i % modules, i / modules);
+            let x = left + (col as f32 + 4.0) * size;
+            let y = bottom + width - (row as f32 + 5.0) * size;
+            c.rect(x, y, size, size);
+        }
+    }
+    c.fill_nonzero();
+}
+
 /// Text in WinAnsi bytes (Latin-1 plus the typographic marks WinAnsi adds).
-fn win_ansi(s: &str) -> Vec<u8> {
+pub(crate) fn win_ansi(s: &str) -> Vec<u8> {
     s.chars()
         .map(|c| match c {
             '\u{20}'..='\u{7e}' => c as u8,
@@ -156,7 +167,7 @@ fn win_ansi(s: &str) -> Vec<u8> {
 }
 
 /// Lines of at most `width` characters, broken at spaces where possible.
-fn wrap(s: &str, width: usize) -> Vec<String> {
+pub(crate) fn wrap(s: &str, width: usize) -> Vec<String> {
     let mut lines = Vec::new();
     let mut line = String::new();
     for word in s.split_whitespace() {

@@ -84,6 +84,10 @@ pub struct Field {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FormDef {
     pub fields: Vec<Field>,
+    /// The letter an officer can issue as the output (`domain::letter`), if the service's
+    /// output is a standard letter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub letter: Option<super::letter::LetterDef>,
 }
 
 /// A message about one field (of a definition, or of an answer).
@@ -100,6 +104,55 @@ fn problem(key: &str, id: impl Into<String>, en: impl Into<String>) -> FieldProb
         id: id.into(),
         en: en.into(),
     }
+}
+
+/// What is wrong with a letter template, under the key `letter`: a title and a body within
+/// their lengths, whose placeholders name the form's answer fields or the facts.
+fn letter_problems(
+    letter: &super::letter::LetterDef,
+    fields: &BTreeMap<&str, &FieldKind>,
+) -> Vec<FieldProblem> {
+    use super::letter::{FACTS, MAX_BODY_CHARS, MAX_TITLE_CHARS, placeholders};
+    let mut out = Vec::new();
+    let title = letter.title.trim().chars().count();
+    let body = letter.body.trim().chars().count();
+    if title == 0 || title > MAX_TITLE_CHARS || body == 0 || body > MAX_BODY_CHARS {
+        out.push(problem(
+            "letter",
+            format!(
+                "Surat perlu judul (paling panjang {MAX_TITLE_CHARS}) dan isi (paling panjang {MAX_BODY_CHARS} karakter)."
+            ),
+            format!(
+                "A letter needs a title (at most {MAX_TITLE_CHARS}) and a body (at most {MAX_BODY_CHARS} characters)."
+            ),
+        ));
+    }
+    for text in [&letter.title, &letter.body] {
+        match placeholders(text) {
+            Err(why) => out.push(problem(
+                "letter",
+                format!("Kurung kurawal pada surat tidak sesuai: {why}."),
+                format!("The letter's braces do not match: {why}."),
+            )),
+            Ok(names) => {
+                for name in names {
+                    let answer = matches!(fields.get(name), Some(k) if !matches!(k, FieldKind::Document { .. }));
+                    if !answer && !FACTS.contains(&name) {
+                        out.push(problem(
+                            "letter",
+                            format!(
+                                "{{{name}}} pada surat bukan isian formulir (selain dokumen) atau salah satu dari {{kode}}, {{layanan}}, {{upp}}, {{mpp}}, {{tanggal}}."
+                            ),
+                            format!(
+                                "{{{name}}} in the letter is neither a (non-document) field of the form nor one of {{kode}}, {{layanan}}, {{upp}}, {{mpp}}, {{tanggal}}."
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Names the application pages use for their own form fields (and the officer's output): a
@@ -220,6 +273,9 @@ impl FormDef {
                 }
             }
             earlier.insert(key, &f.kind);
+        }
+        if let Some(letter) = &self.letter {
+            out.extend(letter_problems(letter, &earlier));
         }
         out
     }
@@ -377,7 +433,10 @@ pub fn merge(forms: &[&FormDef]) -> Result<FormDef, Vec<String>> {
         }
     }
     if conflicts.is_empty() {
-        Ok(FormDef { fields: out })
+        Ok(FormDef {
+            fields: out,
+            letter: None,
+        })
     } else {
         conflicts.dedup();
         Err(conflicts)
@@ -408,6 +467,7 @@ mod tests {
 
     fn birth_form() -> FormDef {
         FormDef {
+            letter: None,
             fields: vec![
                 field(
                     "nama_anak",
@@ -566,6 +626,7 @@ mod tests {
             required,
         };
         let birth = FormDef {
+            letter: None,
             fields: vec![
                 text("nama_anak", Required::Always),
                 doc(
@@ -577,6 +638,7 @@ mod tests {
             ],
         };
         let insurance = FormDef {
+            letter: None,
             fields: vec![
                 text("nama_anak", Required::Never),
                 text("kelas", Required::Always),
@@ -596,6 +658,7 @@ mod tests {
             }
         );
         let clash = FormDef {
+            letter: None,
             fields: vec![Field {
                 kind: FieldKind::Date,
                 ..text("nama_anak", Required::Always)
@@ -608,6 +671,7 @@ mod tests {
     fn the_pages_own_field_names_are_not_keys() {
         for key in RESERVED_KEYS {
             let form = FormDef {
+                letter: None,
                 fields: vec![Field {
                     key: (*key).into(),
                     label_id: "x".into(),

@@ -10,6 +10,7 @@ pub mod calendar;
 pub mod catalog;
 pub mod form;
 pub mod identifier;
+pub mod letter;
 pub mod nik;
 pub mod opening;
 pub mod queue;

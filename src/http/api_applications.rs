@@ -544,6 +544,45 @@ pub async fn put_output(
     }
 }
 
+/// Issues the service's letter (its template filled with the application's answers, as a
+/// PDF) as the output of an approved application, which becomes ready; the citizen is told.
+#[utoipa::path(post, path = "/api/v1/applications/{id}/letter", tag = "applications",
+    params(("id" = Uuid, Path, description = "The application id")),
+    security(("bearer" = ["applications:process"])),
+    responses((status = 200, body = ApplicationSummary),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json")))]
+pub async fn post_letter(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+) -> Response {
+    let (row, actor, _) = match processable(&app, &headers, id).await {
+        Ok(found) => found,
+        Err(r) => return r,
+    };
+    let catalog = app.catalog.get();
+    let Some(place) = place_of(&catalog, &row) else {
+        return ApiError::not_found("Permohonan", "Application").into_response();
+    };
+    let Ok((def, _)) = super::applications::form_for(&app, &row).await else {
+        return ApiError::internal(&std::io::Error::other("reading the form")).into_response();
+    };
+    match super::applications::issue_letter(&app, &catalog, &place, &row, &def, &actor).await {
+        Ok(Some(Ok(updated))) => Json(summary(&app, &updated)).into_response(),
+        Ok(Some(Err(e))) => step_error(e).into_response(),
+        Ok(None) => ApiError::new(
+            StatusCode::CONFLICT,
+            "no_letter",
+            "Layanan ini tidak memiliki templat surat; lampirkan hasil dengan PUT …/output.",
+            "This service has no letter template; attach the output with PUT …/output.",
+        )
+        .into_response(),
+        Err(e) => ApiError::internal(&*e).into_response(),
+    }
+}
+
 /// What anyone may know of an application by its tracking code: no personal data.
 #[derive(Serialize, ToSchema)]
 pub struct Tracked {

@@ -43,6 +43,10 @@ pub struct FormOut {
     /// The fields in order, as in the catalog format's `form` (docs/catalog-format.md).
     #[schema(value_type = Vec<Object>)]
     pub fields: serde_json::Value,
+    /// The letter officers issue as the output (`{title, body}` with `{placeholders}`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub letter: Option<crate::domain::letter::LetterDef>,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -95,6 +99,7 @@ pub async fn service_form(
         service_id: service,
         version,
         fields,
+        letter: def.letter,
     })
     .into_response();
     response.headers_mut().insert(

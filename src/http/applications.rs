@@ -2002,6 +2002,8 @@ struct OfficePage<'a> {
     actions: Vec<(&'static str, &'static str, bool)>,
     needs_note: bool,
     attach: bool,
+    /// The service's letter title, when a letter can be issued now.
+    letter: Option<String>,
     error: Option<String>,
 }
 
@@ -2109,6 +2111,11 @@ async fn office_page(
         actions,
         needs_note,
         attach: state.apply(ApplicationAction::AttachOutput).is_ok(),
+        letter: def
+            .letter
+            .as_ref()
+            .filter(|_| state.apply(ApplicationAction::AttachOutput).is_ok())
+            .map(|l| l.title.clone()),
         error,
     };
     Ok(render(page, status, fresh.then_some((app, token.as_str()))))
@@ -2275,4 +2282,159 @@ pub async fn office_download(
     let row = office_application(&app, lang, &here, t, &id).await?;
     let doc = document_of(&app, lang, &here, &row, &doc).await?;
     send_document(&app, lang, &here, &doc).await
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The service's letter filled for `row` (its answers as the applicant gave them: a choice by
+/// its label, a date as day-month-year) as a PDF, with its file name; none when the form has no
+/// letter.
+pub(super) fn letter_for(
+    app: &AppState,
+    place: &Place<'_>,
+    row: &ApplicationRow,
+    def: &FormDef,
+) -> Result<Option<(String, Vec<u8>)>, BoxError> {
+    let Some(letter) = &def.letter else {
+        return Ok(None);
+    };
+    let answers = open_answers(app, row);
+    let issued_on = today(app, place.mpp).format("%d-%m-%Y").to_string();
+    let value = |key: &str| -> Option<String> {
+        match key {
+            "kode" => return Some(row.tracking_code.clone()),
+            "layanan" => return Some(place.service.name.clone()),
+            "upp" => return Some(place.tenant.name.clone()),
+            "mpp" => return Some(place.mpp.name.clone()),
+            "tanggal" => return Some(issued_on.clone()),
+            _ => {}
+        }
+        let answer = answers.get(key)?;
+        let field = def.fields.iter().find(|f| f.key == key)?;
+        Some(match &field.kind {
+            FieldKind::Choice { options } => options
+                .iter()
+                .find(|o| &o.value == answer)
+                .map(|o| o.label_id.clone())
+                .unwrap_or_else(|| answer.clone()),
+            FieldKind::Date => day_text(answer),
+            _ => answer.clone(),
+        })
+    };
+    let title = crate::domain::letter::fill(&letter.title, value)?;
+    let body = crate::domain::letter::fill(&letter.body, value)?;
+    let url = format!(
+        "{}/lacak?kode={}",
+        app.settings.public_url.trim_end_matches('/'),
+        row.tracking_code
+    );
+    let pdf = crate::letter::render(&crate::letter::Letter {
+        tenant: &place.tenant.name,
+        mpp: &place.mpp.name,
+        title: &title,
+        body: &body,
+        tracking_code: &row.tracking_code,
+        issued_on: &issued_on,
+        tracking_url: &url,
+    })?;
+    let name: String = title
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect::<String>()
+        .split('-')
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
+    Ok(Some((format!("{name}.pdf"), pdf)))
+}
+
+/// The officer issues the service's letter for an approved application: filled, rendered,
+/// stored and attached as its output in one step; the citizen is told.
+pub async fn office_letter(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    Path((tenant, id)): Path<(String, String)>,
+    form: Result<Form<PlainForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let here = format!("/staf/permohonan/{tenant}/{id}");
+    let staff = staff_or_return!(app, headers, lang);
+    let catalog = app.catalog.get();
+    let (t, _) = office_tenant(&catalog, &staff, lang, &here, &tenant)?;
+    checked_form(form, &headers, lang, &here)?;
+    let row = office_application(&app, lang, &here, t, &id).await?;
+    let place = place_of(&catalog, &row).ok_or_else(|| PageError::not_found(lang, &here))?;
+    let (def, _) = form_for(&app, &row).await?;
+    let actor = staff.actor();
+    match issue_letter(&app, &catalog, &place, &row, &def, &actor).await {
+        Ok(Some(Ok(_))) => Ok(Redirect::to(&here).into_response()),
+        Ok(Some(Err(e))) => Err(step_refusal(lang, &here, e)),
+        Ok(None) => Err(PageError::status(
+            lang,
+            StatusCode::CONFLICT,
+            "Layanan ini tidak memiliki templat surat; lampirkan hasil sebagai berkas.",
+            "This service has no letter template; attach the output as a file.",
+        )),
+        Err(e) => Err(PageError::internal(lang, &here, &*e)),
+    }
+}
+
+/// Fills, renders, stores and attaches the letter as `row`'s output (none: no letter).
+pub(super) async fn issue_letter(
+    app: &AppState,
+    catalog: &Catalog,
+    place: &Place<'_>,
+    row: &ApplicationRow,
+    def: &FormDef,
+    actor: &str,
+) -> Result<Option<Result<ApplicationRow, StepError>>, BoxError> {
+    // Refused before anything is stored when the state does not allow an output.
+    let state = ApplicationState::parse(&row.state).unwrap_or(ApplicationState::Draft);
+    if let Err(illegal) = state.apply(ApplicationAction::AttachOutput) {
+        return Ok(Some(Err(StepError::Illegal(illegal))));
+    }
+    let Some((name, pdf)) = letter_for(app, place, row, def)? else {
+        return Ok(None);
+    };
+    let kept = match keep_file(
+        app,
+        &name,
+        &pdf,
+        &[DocumentType::Pdf],
+        crate::domain::form::MAX_DOCUMENT_BYTES,
+    )
+    .await?
+    {
+        Ok(k) => k,
+        Err(refusal) => return Err(refusal.en.into()),
+    };
+    let taken = take_step(
+        app,
+        catalog,
+        place,
+        row,
+        ApplicationAction::AttachOutput,
+        actor,
+        None,
+        None,
+        None,
+        Some(NewDocument {
+            field_key: "output",
+            kind: "output",
+            sha256: &kept.address,
+            content_type: kept.content_type,
+            size_bytes: kept.size,
+            name_sealed: &kept.name_sealed,
+            uploaded_by: actor,
+        }),
+    )
+    .await
+    .map_err(|e| format!("preparing the step: {e:?}"))?;
+    Ok(Some(taken))
 }

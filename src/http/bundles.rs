@@ -291,6 +291,7 @@ async fn shared_form(
     let merged = merge(&refs).unwrap_or_else(|_| {
         let mut seen = BTreeSet::new();
         FormDef {
+            letter: None,
             fields: forms
                 .iter()
                 .flat_map(|f| f.fields.iter())

@@ -20,6 +20,7 @@ use super::errors::PageError;
 use super::i18n::{Lang, Texts};
 use crate::catalog::Service;
 use crate::domain::form::{Choice, DocumentType, Field, FieldKind, FormDef, Required};
+use crate::domain::letter::LetterDef;
 use crate::domain::roles::Action;
 
 /// Blank rows offered for new fields.
@@ -246,6 +247,34 @@ struct EditorPage<'a> {
     kinds: Vec<(&'static str, &'static str)>,
     error: Option<String>,
     saved: bool,
+    letter: LetterText,
+}
+
+/// The letter template as typed, with its problem.
+#[derive(Default)]
+struct LetterText {
+    title: String,
+    body: String,
+    error: Option<String>,
+}
+
+impl LetterText {
+    fn of(def: Option<&LetterDef>) -> LetterText {
+        def.map(|l| LetterText {
+            title: l.title.clone(),
+            body: l.body.clone(),
+            error: None,
+        })
+        .unwrap_or_default()
+    }
+
+    /// None when both are blank (the service issues no letter).
+    fn def(&self) -> Option<LetterDef> {
+        (!self.title.trim().is_empty() || !self.body.trim().is_empty()).then(|| LetterDef {
+            title: self.title.trim().to_owned(),
+            body: self.body.trim().to_owned(),
+        })
+    }
 }
 
 fn kinds(lang: Lang) -> Vec<(&'static str, &'static str)> {
@@ -299,6 +328,7 @@ fn editor(
     service: &Service,
     version: Option<i32>,
     rows: Vec<Row>,
+    letter: LetterText,
     error: Option<String>,
     saved: bool,
     status: StatusCode,
@@ -322,6 +352,7 @@ fn editor(
         kinds: kinds(lang),
         error,
         saved,
+        letter,
     };
     Ok(render(page, status, fresh.then_some((app, token.as_str()))))
 }
@@ -339,6 +370,7 @@ pub async fn edit(
     let service = editable(&catalog, &staff, lang, &here, &id)?;
     let current = form_of(&app, service.id).await?;
     let version = current.as_ref().map(|(_, v)| *v);
+    let letter = LetterText::of(current.as_ref().and_then(|(f, _)| f.letter.as_ref()));
     let mut rows: Vec<Row> = current
         .map(|(f, _)| f.fields.iter().map(Row::of).collect())
         .unwrap_or_default();
@@ -352,6 +384,7 @@ pub async fn edit(
         service,
         version,
         rows,
+        letter,
         None,
         saved,
         StatusCode::OK,
@@ -417,11 +450,36 @@ pub async fn save(
             }
         }
     }
-    let definition = FormDef { fields };
+    let mut letter = LetterText {
+        title: form
+            .first("letter_title")
+            .unwrap_or_default()
+            .chars()
+            .take(crate::domain::letter::MAX_TITLE_CHARS + 1)
+            .collect(),
+        body: form
+            .first("letter_body")
+            .unwrap_or_default()
+            .chars()
+            .take(crate::domain::letter::MAX_BODY_CHARS + 1)
+            .collect(),
+        error: None,
+    };
+    let definition = FormDef {
+        fields,
+        letter: letter.def(),
+    };
     let empty = rows.is_empty();
     if !wrong {
         for p in definition.problems(service.requirements.len()) {
-            if let Some(row) = rows.iter_mut().find(|r| r.key.trim() == p.key) {
+            if p.key == "letter" {
+                let message = lang.pick(&p.id, &p.en).to_owned();
+                letter.error = Some(match letter.error.take() {
+                    Some(before) => format!("{before} {message}"),
+                    None => message,
+                });
+                wrong = true;
+            } else if let Some(row) = rows.iter_mut().find(|r| r.key.trim() == p.key) {
                 let message = lang.pick(&p.id, &p.en).to_owned();
                 row.error = Some(match row.error.take() {
                     Some(before) => format!("{before} {message}"),
@@ -442,6 +500,7 @@ pub async fn save(
             service,
             version,
             rows,
+            letter,
             Some(
                 if empty {
                     lang.pick(

@@ -480,6 +480,11 @@ fn page_routes(
         get(applications::office_item).post(applications::office_step),
     )
     .add(
+        "/staf/permohonan/{tenant}/{application}/surat",
+        &[("POST", Staff(ProcessApplications))],
+        post(applications::office_letter),
+    )
+    .add(
         "/staf/permohonan/{tenant}/{application}/hasil",
         &[("POST", Staff(ProcessApplications))],
         post(applications::office_attach).layer(upload_limit()),
@@ -634,6 +639,14 @@ pub const API_ACCESS: &[(&str, &str, Access)] = &[
         ),
     ),
     (
+        "post",
+        "/api/v1/applications/{id}/letter",
+        Access::Token(
+            "applications:process",
+            crate::domain::roles::Action::ProcessApplications,
+        ),
+    ),
+    (
         "put",
         "/api/v1/applications/{id}/output",
         Access::Token(
@@ -704,6 +717,7 @@ fn api_router(sign_in_burst: u32, proxies: &Arc<Vec<std::net::IpAddr>>) -> OpenA
         .routes(routes!(api_applications::get_application))
         .routes(routes!(api_applications::get_document))
         .routes(routes!(api_applications::post_step))
+        .routes(routes!(api_applications::post_letter))
         .routes(routes!(api_applications::my_applications, api_apply::start))
         .routes(routes!(api_applications::my_application))
         .routes(routes!(api_applications::my_document))

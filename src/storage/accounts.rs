@@ -424,6 +424,9 @@ pub async fn delete_account(db: &Db, account_id: Uuid) -> Result<(), StorageErro
             .bind(account_id).execute(&mut *conn).await?;
         sqlx::query("DELETE FROM applications WHERE account_id = $1 AND state = 'draft'")
             .bind(account_id).execute(&mut *conn).await?;
+        // An application this account took as an officer goes back to its UPP's queue.
+        sqlx::query("UPDATE applications SET assignee_id = NULL WHERE assignee_id = $1")
+            .bind(account_id).execute(&mut *conn).await?;
         sqlx::query("DELETE FROM accounts WHERE id = $1").bind(account_id).execute(&mut *conn).await?;
         Ok::<(), sqlx::Error>(())
     }.await)?;

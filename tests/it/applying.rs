@@ -1750,3 +1750,222 @@ async fn a_long_inbox_is_paged_and_counts_every_late_one(engine: Engine) {
         .status();
     assert_eq!(status, 400);
 }
+
+both_engines!(an_officer_issues_the_services_letter);
+
+/// A service whose output is a standard letter: the officer issues it from the template with
+/// the applicant's answers, as the application's output PDF; a service without a template
+/// refuses; the template's placeholders are checked when the form is saved.
+async fn an_officer_issues_the_services_letter(engine: Engine) {
+    let settings = mpp::http::Settings {
+        sign_in_burst: 1000,
+        ..crate::support::test_settings()
+    };
+    let Some(app) = TestApp::demo_with(engine, settings).await else {
+        return;
+    };
+    let service = service_id(&app, "bidan", "sip-bidan").await;
+    let token = crate::queue_api::session_token(&app, "bidan.sari@contoh.id").await;
+    let call = |method: reqwest::Method, path: &str| {
+        app.http.request(method, app.url(path)).bearer_auth(&token)
+    };
+    let draft: serde_json::Value = call(reqwest::Method::POST, "/api/v1/me/applications")
+        .header("idempotency-key", "sip-bidan-1")
+        .json(&serde_json::json!({ "service_id": service }))
+        .send()
+        .await
+        .expect("start")
+        .json()
+        .await
+        .expect("json");
+    let id = draft["id"].as_str().expect("id").to_owned();
+    let path = format!("/api/v1/me/applications/{id}");
+    let saved = call(reqwest::Method::PUT, &format!("{path}/answers"))
+        .json(&serde_json::json!({ "answers": {
+            "nik": "3579015501950003", "nomor_str": "STR-BDN-778899",
+            "tempat_praktik": "Praktik Mandiri Sari" } }))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(saved.status(), 200);
+    for (field, bytes) in [
+        ("str", pdf("str")),
+        ("surat_keterangan", pdf("sehat")),
+        ("pas_foto", png()),
+    ] {
+        let up = call(reqwest::Method::PUT, &format!("{path}/uploads/{field}"))
+            .body(bytes)
+            .send()
+            .await
+            .expect("upload");
+        assert_eq!(up.status(), 200, "{field}");
+    }
+    let sent = call(reqwest::Method::POST, &format!("{path}/submit"))
+        .send()
+        .await
+        .expect("submit");
+    assert_eq!(sent.status(), 200);
+
+    let tenant = tenant_id(&app, "dpmptsp").await;
+    let mut officer = staff_signed_in(&app, "petugas.dpmptsp@demo.mpp.id").await;
+    let item = format!("/staf/permohonan/{tenant}/{id}");
+    let csrf = officer.csrf();
+    let (_, page, _) = officer.get(&item).await;
+    assert!(!page.contains("Terbitkan surat"), "not before approval");
+    let (status, _, _) = officer
+        .post(&format!("{item}/surat"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(status, 409, "a letter only for an approved application");
+    for action in ["take", "approve"] {
+        let (status, _, _) = officer
+            .post(&item, &[("csrf", &csrf), ("aksi", action)])
+            .await;
+        assert_eq!(status, 303, "{action}");
+    }
+    let (_, page, _) = officer.get(&item).await;
+    assert!(page.contains("Terbitkan surat"), "{page}");
+    assert_eq!(
+        officer
+            .post(&format!("{item}/surat"), &[("csrf", "palsu")])
+            .await
+            .0,
+        403
+    );
+    let (status, _, location) = officer
+        .post(&format!("{item}/surat"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!((status, location.as_deref()), (303, Some(item.as_str())));
+
+    // The citizen has the letter, filled with their answers.
+    let detail: serde_json::Value = call(reqwest::Method::GET, &path)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(detail["state"], "ready", "{detail}");
+    let output = detail["documents"]
+        .as_array()
+        .expect("documents")
+        .iter()
+        .find(|d| d["kind"] == "output")
+        .expect("an output");
+    assert_eq!(output["content_type"], "application/pdf");
+    assert_eq!(output["name"], "surat-izin-praktik-bidan.pdf");
+    let bytes = call(
+        reqwest::Method::GET,
+        &format!("{path}/documents/{}", output["id"].as_str().expect("id")),
+    )
+    .send()
+    .await
+    .expect("download")
+    .bytes()
+    .await
+    .expect("bytes");
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.starts_with("%PDF-"));
+    for expected in [
+        "STR-BDN-778899",
+        "3579015501950003",
+        "SURAT IZIN PRAKTIK BIDAN",
+    ] {
+        assert!(text.contains(expected), "{expected} in the letter");
+    }
+    assert!(!text.contains("{nik}"), "every placeholder is filled");
+    assert_eq!(
+        officer
+            .post(&format!("{item}/surat"), &[("csrf", &csrf)])
+            .await
+            .0,
+        409,
+        "issued once"
+    );
+
+    // The agency API issues letters too; a draft is not the office's to issue anything for.
+    let akta = service_id(&app, "akta+kelahiran", "penerbitan-akta-kelahiran").await;
+    let agency = token_with(&app, "admin.dukcapil@demo.mpp.id", "applications_process").await;
+    let (_, akta_form) = app.get_json(&format!("/api/v1/services/{akta}/form")).await;
+    assert!(akta_form.get("letter").is_none());
+    let other: serde_json::Value = call(reqwest::Method::POST, "/api/v1/me/applications")
+        .header("idempotency-key", "akta-1")
+        .json(&serde_json::json!({ "service_id": akta }))
+        .send()
+        .await
+        .expect("start")
+        .json()
+        .await
+        .expect("json");
+    let response = app
+        .http
+        .post(app.url(&format!(
+            "/api/v1/applications/{}/letter",
+            other["id"].as_str().expect("id")
+        )))
+        .bearer_auth(&agency)
+        .send()
+        .await
+        .expect("letter");
+    assert_eq!(response.status(), 404, "a draft is not the office's yet");
+
+    // A template naming a field the form lacks is refused when saved.
+    let mut admin = staff_signed_in(&app, "admin.dukcapil@demo.mpp.id").await;
+    let editor = format!("/staf/layanan/{akta}/formulir");
+    let (_, page, _) = admin.get(&editor).await;
+    assert!(page.contains("letter_body"), "the editor offers a letter");
+    let csrf = admin.csrf();
+    let form = |body: &str| -> Vec<(String, String)> {
+        [
+            ("csrf", csrf.as_str()),
+            ("rows", "1"),
+            ("key_0", "nama_anak"),
+            ("label_id_0", "Nama anak"),
+            ("label_en_0", "Child's name"),
+            ("kind_0", "text"),
+            ("required_0", "always"),
+            ("max_length_0", "100"),
+            ("letter_title", "SURAT KETERANGAN"),
+            ("letter_body", body),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    };
+    let wrong = form("Anak {nama_bayi} lahir.");
+    let pairs: Vec<(&str, &str)> = wrong
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let versions = app
+        .count("SELECT COUNT(*) FROM application_form_versions")
+        .await;
+    let (status, page, _) = admin.post(&editor, &pairs).await;
+    assert_eq!(status, 422);
+    let error = between(&page, "id=\"error-surat\"", "</p>");
+    assert!(
+        error.contains("{nama_bayi}"),
+        "the unknown placeholder is named: {error}"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM application_form_versions")
+            .await,
+        versions,
+        "nothing saved"
+    );
+    let right = form("Anak {nama_anak} lahir; nomor {kode}.");
+    let pairs: Vec<(&str, &str)> = right
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(admin.post(&editor, &pairs).await.0, 303);
+    let (_, page, _) = admin.get(&editor).await;
+    assert!(
+        page.contains("Anak {nama_anak} lahir; nomor {kode}."),
+        "{page}"
+    );
+    let (_, akta_form) = app.get_json(&format!("/api/v1/services/{akta}/form")).await;
+    assert_eq!(
+        akta_form["letter"]["title"], "SURAT KETERANGAN",
+        "{akta_form}"
+    );
+}

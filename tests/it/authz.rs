@@ -48,6 +48,10 @@ const STAFF: &[(&str, &[Action])] = &[
         &[EnterStaffArea, ManageOwnTokens],
     ),
     (
+        "petugas.dpmptsp@demo.mpp.id",
+        &[EnterStaffArea, ManageOwnTokens],
+    ),
+    (
         "admin.dukcapil@demo.mpp.id",
         &[
             EnterStaffArea,

@@ -1,0 +1,217 @@
+//! A letter issued from a service's template (`domain::letter`) as an A4 PDF: the UPP and the
+//! MPP at the top, the title, the number (the tracking code), the filled body, and at the foot
+//! the day it was issued with a QR code of the public tracking address, so that anyone holding
+//! the paper can check it was issued here.
+//!
+//! Written like the receipt (`receipt.rs`): `pdf-writer`, standard Helvetica, WinAnsi text,
+//! as many pages as the body needs.
+
+use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str};
+
+use crate::receipt::{ReceiptError, draw_qr, win_ansi, wrap};
+
+/// What a letter says, filled.
+pub struct Letter<'a> {
+    pub tenant: &'a str,
+    pub mpp: &'a str,
+    pub title: &'a str,
+    /// The filled body: paragraphs separated by blank lines.
+    pub body: &'a str,
+    pub tracking_code: &'a str,
+    /// The day it is issued, as people read it (`30-11-2026`).
+    pub issued_on: &'a str,
+    pub tracking_url: &'a str,
+}
+
+const WIDTH: f32 = 595.0;
+const HEIGHT: f32 = 842.0;
+const MARGIN: f32 = 64.0;
+/// Characters per body line at 11 pt Helvetica over the text width (an average glyph is about
+/// half the size wide).
+const LINE_CHARS: usize = 84;
+const LEADING: f32 = 15.0;
+/// Room kept at the foot of the last page for the issue note and the QR code.
+const FOOT: f32 = 170.0;
+
+/// The PDF's bytes.
+pub fn render(letter: &Letter<'_>) -> Result<Vec<u8>, ReceiptError> {
+    let qr = qrcode::QrCode::new(letter.tracking_url.as_bytes())
+        .map_err(|e| ReceiptError::new(e.to_string()))?;
+    let font = Name(b"F1");
+    let bold = Name(b"F2");
+    let text = |c: &mut Content, f: Name, size: f32, x: f32, y: f32, s: &str| {
+        c.begin_text();
+        c.set_font(f, size);
+        c.next_line(x, y);
+        c.show(Str(&win_ansi(s)));
+        c.end_text();
+    };
+
+    // Lay the text out over pages.
+    let mut pages: Vec<Content> = vec![Content::new()];
+    let mut y = HEIGHT - MARGIN;
+    {
+        let c = pages.last_mut().expect("a page");
+        for line in wrap(letter.tenant, 70) {
+            text(c, bold, 12.0, MARGIN, y, &line);
+            y -= 15.0;
+        }
+        text(c, font, 10.0, MARGIN, y, letter.mpp);
+        y -= 10.0;
+        c.set_line_width(0.8);
+        c.move_to(MARGIN, y);
+        c.line_to(WIDTH - MARGIN, y);
+        c.stroke();
+        y -= 34.0;
+        for line in wrap(letter.title, 60) {
+            text(c, bold, 13.0, MARGIN, y, &line);
+            y -= 17.0;
+        }
+        text(
+            c,
+            font,
+            10.0,
+            MARGIN,
+            y,
+            &format!("Nomor: {}", letter.tracking_code),
+        );
+        y -= 30.0;
+    }
+    for paragraph in letter.body.split("\n\n") {
+        let lines: Vec<String> = paragraph
+            .lines()
+            .flat_map(|l| {
+                let wrapped = wrap(l, LINE_CHARS);
+                if wrapped.is_empty() {
+                    vec![String::new()]
+                } else {
+                    wrapped
+                }
+            })
+            .collect();
+        for line in lines {
+            if y < MARGIN + LEADING {
+                pages.push(Content::new());
+                y = HEIGHT - MARGIN;
+            }
+            let c = pages.last_mut().expect("a page");
+            text(c, font, 11.0, MARGIN, y, &line);
+            y -= LEADING;
+        }
+        y -= LEADING * 0.6;
+    }
+    if y < MARGIN + FOOT {
+        pages.push(Content::new());
+    }
+    {
+        let c = pages.last_mut().expect("a page");
+        let foot = MARGIN + 110.0;
+        text(
+            c,
+            font,
+            10.0,
+            MARGIN,
+            foot + 24.0,
+            &format!("Diterbitkan pada {} melalui MPP Digital.", letter.issued_on),
+        );
+        draw_qr(c, &qr, MARGIN, MARGIN - 10.0, 110.0);
+        let mut note_y = foot - 10.0;
+        for line in [
+            "Pindai untuk memeriksa bahwa surat ini",
+            "diterbitkan untuk permohonan tersebut.",
+            "Scan to check this letter was issued",
+            "for that application.",
+        ] {
+            text(c, font, 8.0, MARGIN + 124.0, note_y, line);
+            note_y -= 11.0;
+        }
+        for line in wrap(letter.tracking_url, 60) {
+            text(c, font, 7.0, MARGIN + 124.0, note_y - 4.0, &line);
+            note_y -= 9.0;
+        }
+    }
+
+    // Objects: catalog, page tree, fonts, info, then each page and its content.
+    let catalog_id = Ref::new(1);
+    let tree_id = Ref::new(2);
+    let font_id = Ref::new(3);
+    let bold_id = Ref::new(4);
+    let info_id = Ref::new(5);
+    let page_ids: Vec<(Ref, Ref)> = (0..pages.len())
+        .map(|i| {
+            let base = 6 + 2 * i32::try_from(i).unwrap_or(0);
+            (Ref::new(base), Ref::new(base + 1))
+        })
+        .collect();
+    let mut pdf = Pdf::new();
+    pdf.catalog(catalog_id).pages(tree_id);
+    pdf.pages(tree_id)
+        .kids(page_ids.iter().map(|(p, _)| *p))
+        .count(i32::try_from(page_ids.len()).unwrap_or(1));
+    for (&(page_id, content_id), content) in page_ids.iter().zip(pages) {
+        let mut page = pdf.page(page_id);
+        page.media_box(Rect::new(0.0, 0.0, WIDTH, HEIGHT));
+        page.parent(tree_id);
+        page.contents(content_id);
+        {
+            let mut resources = page.resources();
+            let mut fonts = resources.fonts();
+            fonts.pair(font, font_id);
+            fonts.pair(bold, bold_id);
+        }
+        page.finish();
+        pdf.stream(content_id, &content.finish());
+    }
+    for (id, name) in [(font_id, "Helvetica"), (bold_id, "Helvetica-Bold")] {
+        pdf.type1_font(id)
+            .base_font(Name(name.as_bytes()))
+            .encoding_predefined(Name(b"WinAnsiEncoding"));
+    }
+    pdf.document_info(info_id)
+        .title(pdf_writer::TextStr(letter.title))
+        .producer(pdf_writer::TextStr("MPP Digital"));
+    Ok(pdf.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn letter(body: &str) -> Vec<u8> {
+        render(&Letter {
+            tenant: "Dinas Kependudukan dan Pencatatan Sipil",
+            mpp: "MPP Among Warga Kota Batu",
+            title: "SURAT KETERANGAN KELAHIRAN",
+            body,
+            tracking_code: "PMH-ABCD-EFGH-JKMN",
+            issued_on: "30-11-2026",
+            tracking_url: "https://mpp.example.id/lacak?kode=PMH-ABCD-EFGH-JKMN",
+        })
+        .expect("pdf")
+    }
+
+    #[test]
+    fn a_letter_is_a_pdf_with_its_text_and_a_qr() {
+        let bytes = letter("Menerangkan bahwa Laras lahir di Kota Batu.\n\nDemikian surat ini.");
+        if let Ok(path) = std::env::var("MPP_LETTER_OUT") {
+            std::fs::write(path, &bytes).expect("write");
+        }
+        assert_eq!(
+            crate::documents::sniff(&bytes),
+            Some(crate::domain::form::DocumentType::Pdf)
+        );
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(text.contains("(Menerangkan bahwa Laras lahir di Kota Batu.) Tj"));
+        assert!(text.contains("(Nomor: PMH-ABCD-EFGH-JKMN) Tj"));
+        assert!(text.contains(" re"), "the QR code is drawn");
+        assert!(text.contains("/Count 1"), "one page");
+    }
+
+    #[test]
+    fn a_long_letter_takes_more_pages() {
+        let body =
+            vec!["Baris yang panjang sekali untuk mengisi halaman surat ini."; 120].join("\n");
+        let text = String::from_utf8_lossy(&letter(&body)).into_owned();
+        assert!(text.contains("/Count 3"), "three pages");
+    }
+}
