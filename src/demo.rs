@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 const PROVINCES: &[u8] = include_bytes!("demo/provinces.csv");
 const REGENCIES: &[u8] = include_bytes!("demo/regencies.csv");
+const DISTRICTS: &[u8] = include_bytes!("demo/districts.csv");
 pub const CATALOG: &[u8] = include_bytes!("demo/catalog.json");
 
 /// Loads the demo when the database holds no MPP yet; returns whether it did.
@@ -30,6 +31,7 @@ pub async fn load_regions(db: &Db) -> Result<(), ImportError> {
         &[
             ("demo/provinces.csv", PROVINCES),
             ("demo/regencies.csv", REGENCIES),
+            ("demo/districts.csv", DISTRICTS),
         ],
         "demo",
     )

@@ -125,6 +125,9 @@ pub struct Catalog {
     pub provinces: Vec<Province>,
     pub regencies: Vec<Regency>,
     regency_by_code: HashMap<String, usize>,
+    /// Kecamatan by code, sorted by code (so a kabupaten/kota's are together).
+    districts: Vec<crate::storage::regions::DistrictRow>,
+    district_by_code: HashMap<String, usize>,
     province_by_code: HashMap<String, usize>,
     pub agencies: Vec<Agency>,
     agency_by_slug: HashMap<String, usize>,
@@ -164,6 +167,12 @@ impl Catalog {
 
     pub fn build(mut rows: CatalogRows) -> Result<Catalog, CatalogError> {
         let regencies = std::mem::take(&mut rows.regencies);
+        let districts = std::mem::take(&mut rows.districts);
+        let district_by_code = districts
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.code.clone(), i))
+            .collect();
         let provinces: Vec<Province> = std::mem::take(&mut rows.provinces)
             .into_iter()
             .map(|p| Province {
@@ -493,6 +502,8 @@ impl Catalog {
             provinces,
             regencies,
             regency_by_code,
+            districts,
+            district_by_code,
             province_by_code,
             agencies,
             agency_by_slug,
@@ -607,10 +618,28 @@ impl Catalog {
     }
 
     /// The name of a province or kabupaten/kota code.
+    /// The name of a province, kabupaten/kota or kecamatan by its Kemendagri code.
     pub fn region_name(&self, code: &str) -> Option<&str> {
         self.regency(code)
             .map(|r| r.name.as_str())
             .or_else(|| self.province(code).map(|p| p.name.as_str()))
+            .or_else(|| {
+                self.district_by_code
+                    .get(code)
+                    .map(|&i| self.districts[i].name.as_str())
+            })
+    }
+
+    /// The kecamatan of a kabupaten/kota (`35.79`), in code order: (code, name).
+    pub fn districts_of(&self, regency: &str) -> Vec<(&str, &str)> {
+        let start = self
+            .districts
+            .partition_point(|d| d.regency_code.as_str() < regency);
+        self.districts[start..]
+            .iter()
+            .take_while(|d| d.regency_code == regency)
+            .map(|d| (d.code.as_str(), d.name.as_str()))
+            .collect()
     }
 
     pub fn search(

@@ -360,12 +360,12 @@ impl FormDef {
                     }
                 }
                 FieldKind::Address => {
-                    let village = value.split('.').count() == 3;
-                    if !village || !regions.has_region(value) {
+                    let district = value.split('.').count() == 3;
+                    if !district || !regions.has_region(value) {
                         out.push(problem(
                             key,
-                            "Pilih kelurahan/desa, kecamatan, dan kabupaten/kota yang terdaftar.",
-                            "Choose a registered village, district and regency.",
+                            "Pilih kecamatan yang terdaftar.",
+                            "Choose a registered district (kecamatan).",
                         ));
                     }
                 }

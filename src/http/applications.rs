@@ -771,9 +771,12 @@ async fn timeline(
 }
 
 /// The form's fields as the page shows them, with answers, errors and the documents saved.
+/// The fields as the page shows them; an address offers the kecamatan of `regency` (the MPP's
+/// kabupaten/kota).
 pub(super) fn field_views(
     app: &AppState,
     lang: Lang,
+    regency: &str,
     form: &FormDef,
     answers: &BTreeMap<String, String>,
     errors: &BTreeMap<String, String>,
@@ -787,7 +790,17 @@ pub(super) fn field_views(
                 FieldKind::Number { .. } => ("number", Vec::new(), String::new(), String::new()),
                 FieldKind::Date => ("date", Vec::new(), String::new(), String::new()),
                 FieldKind::Nik => ("nik", Vec::new(), String::new(), String::new()),
-                FieldKind::Address => ("address", Vec::new(), String::new(), String::new()),
+                FieldKind::Address => (
+                    "address",
+                    app.catalog
+                        .get()
+                        .districts_of(regency)
+                        .into_iter()
+                        .map(|(code, name)| (code.to_owned(), name.to_owned()))
+                        .collect(),
+                    String::new(),
+                    String::new(),
+                ),
                 FieldKind::Choice { options } => (
                     "choice",
                     options
@@ -874,7 +887,15 @@ async fn application_page(
         .await
         .map_err(|e| PageError::internal(lang, &here, &e))?;
     let state = ApplicationState::parse(&row.state).unwrap_or(ApplicationState::Draft);
-    let fields = field_views(app, lang, &form, &answers, &errors, &docs);
+    let fields = field_views(
+        app,
+        lang,
+        &place.mpp.region_code,
+        &form,
+        &answers,
+        &errors,
+        &docs,
+    );
     let events = timeline(app, row, lang).await?;
     let revision = (state == ApplicationState::NeedsRevision)
         .then(|| events.iter().rev().find_map(|e| e.note.clone()))
@@ -2083,10 +2104,12 @@ async fn office_page(
             .iter()
             .filter(|f| !matches!(f.kind, FieldKind::Document { .. }))
             .map(|f| {
-                (
-                    lang.pick(&f.label_id, &f.label_en).to_owned(),
-                    answers.get(&f.key).cloned().unwrap_or_default(),
-                )
+                let answer = answers.get(&f.key).cloned().unwrap_or_default();
+                let shown = match (&f.kind, catalog.region_name(&answer)) {
+                    (FieldKind::Address, Some(name)) => format!("{name} ({answer})"),
+                    _ => answer,
+                };
+                (lang.pick(&f.label_id, &f.label_en).to_owned(), shown)
             })
             .collect(),
         documents: docs
@@ -2318,6 +2341,12 @@ pub(super) fn letter_for(
                 .map(|o| o.label_id.clone())
                 .unwrap_or_else(|| answer.clone()),
             FieldKind::Date => day_text(answer),
+            FieldKind::Address => app
+                .catalog
+                .get()
+                .region_name(answer)
+                .map(|name| format!("Kecamatan {name}"))
+                .unwrap_or_else(|| answer.clone()),
             _ => answer.clone(),
         })
     };

@@ -337,7 +337,12 @@ async fn bundle_application_page(
                     .map_err(|e| PageError::internal(lang, &here, &e))?,
             );
         }
-        field_views(app, lang, &form, &answers, &errors, &docs)
+        let regency = members
+            .first()
+            .and_then(|m| place_of(&catalog, m))
+            .map(|p| p.mpp.region_code.clone())
+            .unwrap_or_default();
+        field_views(app, lang, &regency, &form, &answers, &errors, &docs)
     } else {
         Vec::new()
     };

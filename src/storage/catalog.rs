@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use sqlx::QueryBuilder;
 use uuid::Uuid;
 
-use super::regions::{ProvinceRow, RegencyRow};
+use super::regions::{DistrictRow, ProvinceRow, RegencyRow};
 use super::{Db, StorageError, Tx, on_pool, on_tx};
 use crate::domain::catalog::{
     AgencyDoc, CatalogDoc, ClosureDoc, FORMAT, FeeDoc, FormAt, MppDoc, OpeningHoursDoc,
@@ -133,6 +133,8 @@ pub struct CatalogRows {
     pub version: i64,
     pub provinces: Vec<ProvinceRow>,
     pub regencies: Vec<RegencyRow>,
+    /// Kecamatan (for address answers); empty where the registry was imported without them.
+    pub districts: Vec<DistrictRow>,
     pub agencies: Vec<AgencyRow>,
     pub templates: Vec<TemplateRow>,
     pub mpps: Vec<MppRow>,
@@ -189,6 +191,9 @@ async fn load_in(tx: &mut Tx) -> Result<CatalogRows, StorageError> {
         let regencies = sqlx::query_as("SELECT code, province_code, name, kind FROM regencies ORDER BY code")
             .fetch_all(&mut *conn)
             .await?;
+        let districts = sqlx::query_as("SELECT code, regency_code, name FROM districts ORDER BY code")
+            .fetch_all(&mut *conn)
+            .await?;
         let agencies = sqlx::query_as("SELECT id, slug, name, short_name, kind FROM agencies ORDER BY slug")
             .fetch_all(&mut *conn)
             .await?;
@@ -238,6 +243,7 @@ async fn load_in(tx: &mut Tx) -> Result<CatalogRows, StorageError> {
             version,
             provinces,
             regencies,
+            districts,
             agencies,
             templates,
             mpps,

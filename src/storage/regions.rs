@@ -24,6 +24,13 @@ pub struct ProvinceRow {
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DistrictRow {
+    pub code: String,
+    pub regency_code: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RegencyRow {
     pub code: String,
     pub province_code: String,

@@ -1969,3 +1969,84 @@ async fn an_officer_issues_the_services_letter(engine: Engine) {
         "{akta_form}"
     );
 }
+
+both_engines!(an_address_is_a_kecamatan_of_the_registry);
+
+/// An address field offers the kecamatan of the MPP's kabupaten/kota; a code the registry does
+/// not hold is refused next to the field; the officer reads the kecamatan's name.
+async fn an_address_is_a_kecamatan_of_the_registry(engine: Engine) {
+    let settings = mpp::http::Settings {
+        sign_in_burst: 1000,
+        ..crate::support::test_settings()
+    };
+    let Some(app) = TestApp::demo_with(engine, settings).await else {
+        return;
+    };
+    let service = service_id(&app, "kia", "penerbitan-kia").await;
+    let form = serde_json::json!({"fields": [
+        {"key": "nama_anak", "label_id": "Nama anak", "label_en": "Child's name", "kind": "text",
+         "max_length": 100, "required": {"when": "always"}},
+        {"key": "alamat", "label_id": "Kecamatan tempat tinggal", "label_en": "District of residence",
+         "kind": "address", "required": {"when": "always"}}]});
+    mpp::storage::applications::save_form(
+        app.db(),
+        service.parse().expect("uuid"),
+        &form.to_string(),
+        "test",
+        "/",
+    )
+    .await
+    .expect("form");
+
+    let mut citizen = signed_in(&app, "warga.bumiaji@contoh.id", "warga.bumiaji@contoh.id").await;
+    let csrf = citizen.csrf();
+    let (_, start, _) = citizen.get(&format!("/layanan/{service}/ajukan")).await;
+    let (_, _, here) = citizen
+        .post(
+            &format!("/layanan/{service}/ajukan"),
+            &[("csrf", &csrf), ("key", &hidden(&start, "key"))],
+        )
+        .await;
+    let here = here.expect("draft");
+    let (_, page, _) = citizen.get(&here).await;
+    assert!(
+        page.contains("<select id=\"isian-alamat\"")
+            && page.contains("<option value=\"35.79.02\">Bumiaji</option>"),
+        "{page}"
+    );
+    let (status, page, _) = citizen
+        .post(
+            &here,
+            &[
+                ("csrf", &csrf),
+                ("nama_anak", "Dewi"),
+                ("alamat", "35.79.99"),
+                ("aksi", "kirim"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(
+        between(&page, "id=\"error-alamat\"", "</p>").contains("Pilih kecamatan"),
+        "{page}"
+    );
+    let (status, _, _) = citizen
+        .post(
+            &here,
+            &[
+                ("csrf", &csrf),
+                ("nama_anak", "Dewi"),
+                ("alamat", "35.79.02"),
+                ("aksi", "kirim"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let tenant = tenant_id(&app, "dispendukcapil").await;
+    let mut officer = staff_signed_in(&app, "petugas.dukcapil@demo.mpp.id").await;
+    let id = here.trim_start_matches("/akun/permohonan/");
+    let (_, page, _) = officer
+        .get(&format!("/staf/permohonan/{tenant}/{id}"))
+        .await;
+    assert!(page.contains("Bumiaji (35.79.02)"), "{page}");
+}
