@@ -175,6 +175,16 @@ pub const MAX_FIELDS: usize = 60;
 pub const MAX_LABEL_CHARS: usize = 2000;
 
 impl FormDef {
+    /// The types and largest size a document field `key` accepts; none if `key` is not one.
+    pub fn document_field(&self, key: &str) -> Option<(Vec<DocumentType>, u64)> {
+        self.fields.iter().find_map(|f| match &f.kind {
+            FieldKind::Document {
+                types, max_bytes, ..
+            } if f.key == key => Some((types.clone(), *max_bytes)),
+            _ => None,
+        })
+    }
+
     /// What is wrong with the definition (empty when it can be used).
     pub fn problems(&self, requirements: usize) -> Vec<FieldProblem> {
         let mut out = Vec::new();

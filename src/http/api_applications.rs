@@ -443,7 +443,7 @@ pub async fn post_step(
 
 #[derive(Deserialize, IntoParams)]
 pub struct OutputParams {
-    /// The file name the citizen sees.
+    /// The file's name as the citizen sees it.
     pub name: Option<String>,
 }
 

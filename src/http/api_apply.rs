@@ -20,7 +20,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::AppState;
-use super::api_applications::{ApplicationDetail, detail, own, step_error};
+use super::api_applications::{ApplicationDetail, OutputParams, detail, own, step_error};
 use super::applications::{
     Prepared, form_for, form_of, in_bundle, keep_file, new_draft, open_answers, place_of,
     seal_answers, sending_problems, take_step,
@@ -351,17 +351,11 @@ async fn reread(app: &AppState, id: Uuid) -> Response {
     }
 }
 
-#[derive(Deserialize, IntoParams)]
-pub struct UploadParams {
-    /// The file's name as the citizen knows it.
-    pub name: Option<String>,
-}
-
 /// Uploads the document of one field (the request body: the file's bytes, of a type and size
 /// the field accepts, judged by its content). A new upload to the same field replaces the old.
 #[utoipa::path(put, path = "/api/v1/me/applications/{id}/uploads/{field}", tag = "applications",
     params(("id" = Uuid, Path, description = "The application id"),
-           ("field" = String, Path, description = "The document field's key"), UploadParams),
+           ("field" = String, Path, description = "The document field's key"), OutputParams),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     security(("bearer" = [])),
     responses((status = 200, body = ApplicationDetail),
@@ -375,7 +369,7 @@ pub async fn put_document(
     State(app): State<AppState>,
     headers: HeaderMap,
     ids: Result<Path<(String, String)>, PathRejection>,
-    params: Result<Query<UploadParams>, QueryRejection>,
+    params: Result<Query<OutputParams>, QueryRejection>,
     body: Body,
 ) -> Response {
     let (id, key) = ids.map(|Path(p)| p).unwrap_or_default();
@@ -394,12 +388,7 @@ pub async fn put_document(
             return ApiError::internal(&std::io::Error::other("reading the form")).into_response();
         }
     };
-    let Some((types, max_bytes)) = def.fields.iter().find_map(|f| match &f.kind {
-        FieldKind::Document {
-            types, max_bytes, ..
-        } if f.key == key => Some((types.clone(), *max_bytes)),
-        _ => None,
-    }) else {
+    let Some((types, max_bytes)) = def.document_field(&key) else {
         return ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "unknown_field",

@@ -1358,12 +1358,7 @@ pub async fn upload(
     }
     let (def, _) = form_for(&app, &row).await?;
     let key = upload.fields.get("field").cloned().unwrap_or_default();
-    let Some((types, max_bytes)) = def.fields.iter().find_map(|f| match &f.kind {
-        FieldKind::Document {
-            types, max_bytes, ..
-        } if f.key == key => Some((types.clone(), *max_bytes)),
-        _ => None,
-    }) else {
+    let Some((types, max_bytes)) = def.document_field(&key) else {
         return Err(PageError::bad_request(
             lang,
             &here,

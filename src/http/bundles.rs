@@ -572,12 +572,7 @@ pub async fn upload(
         own_bundle_application(&app, lang, &here, &id, session.account_id).await?;
     let (shared, forms) = shared_form(&app, &members).await?;
     let key = upload.fields.get("field").cloned().unwrap_or_default();
-    let Some((types, max_bytes)) = shared.fields.iter().find_map(|f| match &f.kind {
-        FieldKind::Document {
-            types, max_bytes, ..
-        } if f.key == key => Some((types.clone(), *max_bytes)),
-        _ => None,
-    }) else {
+    let Some((types, max_bytes)) = shared.document_field(&key) else {
         return Err(PageError::bad_request(
             lang,
             &here,
