@@ -44,6 +44,14 @@ pub enum DocumentError {
     Privacy(#[from] crate::privacy::PrivacyError),
 }
 
+impl DocumentError {
+    /// The store could not be reached or answered with an error (a bucket's outage): worth a
+    /// 503 and a retry, unlike a missing blob or a disk that refuses.
+    pub fn is_outage(&self) -> bool {
+        matches!(self, DocumentError::ObjectStore(_))
+    }
+}
+
 /// The type of a file judged by its first bytes, if it is one a form can accept.
 pub fn sniff(bytes: &[u8]) -> Option<DocumentType> {
     match infer::get(bytes)?.mime_type() {

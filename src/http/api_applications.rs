@@ -514,7 +514,7 @@ pub async fn put_output(
     let keys = &app.settings.keys;
     let address = match app.settings.blobs.put(keys, &body).await {
         Ok(a) => a,
-        Err(e) => return ApiError::internal(&e).into_response(),
+        Err(e) => return blob_error(&e).into_response(),
     };
     let name_sealed = match keys.seal("document.name", name.as_bytes()) {
         Ok(n) => n,
@@ -753,6 +753,15 @@ async fn send(app: &AppState, row: &ApplicationRow, doc: &str) -> Response {
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response
         }
-        Err(e) => ApiError::internal(&e).into_response(),
+        Err(e) => blob_error(&e).into_response(),
+    }
+}
+
+/// A failure of the documents' store as an answer: 503 when the bucket is out, else 500.
+pub(super) fn blob_error(e: &crate::documents::DocumentError) -> ApiError {
+    if e.is_outage() {
+        ApiError::unavailable(e)
+    } else {
+        ApiError::internal(e)
     }
 }

@@ -427,7 +427,7 @@ pub async fn put_document(
             };
             return ApiError::new(refusal.status, code, refusal.id, refusal.en).into_response();
         }
-        Err(e) => return ApiError::internal(&e).into_response(),
+        Err(e) => return super::api_applications::blob_error(&e).into_response(),
     };
     let actor = format!("account:{account}");
     let added = store::add_document(

@@ -1228,6 +1228,17 @@ pub(super) struct FileRefusal {
     pub(super) en: String,
 }
 
+/// A failure of the documents' store on a page: "try again shortly" (503) when the bucket is
+/// out, else an internal error.
+fn blob_page_error(lang: Lang, here: &str, e: &crate::documents::DocumentError) -> PageError {
+    if e.is_outage() {
+        tracing::warn!(error = %e, "the documents' store is unavailable");
+        PageError::unavailable(lang, here)
+    } else {
+        PageError::internal(lang, here, e)
+    }
+}
+
 /// A file kept in the blob store, ready to be recorded.
 pub(super) struct KeptFile {
     pub(super) address: String,
@@ -1297,7 +1308,7 @@ pub(super) async fn store_file(
     match keep_file(app, name, bytes, types, max_bytes).await {
         Ok(Ok(k)) => Ok(Ok((k.address, k.content_type, k.size, k.name_sealed))),
         Ok(Err(r)) => Ok(Err((r.status, lang.pick(&r.id, &r.en).to_owned()))),
-        Err(e) => Err(PageError::internal(lang, here, &e)),
+        Err(e) => Err(blob_page_error(lang, here, &e)),
     }
 }
 
@@ -1453,7 +1464,7 @@ async fn send_document(
         .blobs
         .get(&app.settings.keys, &doc.sha256)
         .await
-        .map_err(|e| PageError::internal(lang, here, &e))?;
+        .map_err(|e| blob_page_error(lang, here, &e))?;
     let name = doc_view(app, doc).name;
     let ascii: String = name
         .chars()

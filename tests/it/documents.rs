@@ -254,3 +254,58 @@ async fn serve_checks_its_bucket_at_start() {
         "documents are not kept on the local disk"
     );
 }
+
+both_engines!(an_unreachable_bucket_is_a_503_and_nothing_is_recorded);
+
+/// When the bucket cannot be reached, an upload is answered "unavailable, try again" (503) on
+/// the page and in the API, and no document row names bytes that were never stored.
+async fn an_unreachable_bucket_is_a_503_and_nothing_is_recorded(engine: Engine) {
+    // Nothing listens on port 9 of the loopback: every request is refused at once.
+    let gone =
+        BlobStore::s3_with("s3://mpp-gone", S3Bucket::access("http://127.0.0.1:9")).expect("store");
+    let settings = mpp::http::Settings {
+        sign_in_burst: 1000,
+        blobs: gone,
+        ..test_settings()
+    };
+    let Some(app) = TestApp::demo_with(engine, settings).await else {
+        return;
+    };
+    let service = service_id(&app, "akta+kelahiran", "penerbitan-akta-kelahiran").await;
+    let mut citizen = signed_in(&app, "ibu.ani@contoh.id", "ibu.ani@contoh.id").await;
+    let (_, start, _) = citizen.get(&format!("/layanan/{service}/ajukan")).await;
+    let csrf = citizen.csrf();
+    let (_, _, here) = citizen
+        .post(
+            &format!("/layanan/{service}/ajukan"),
+            &[("csrf", &csrf), ("key", &hidden(&start, "key"))],
+        )
+        .await;
+    let here = here.expect("the draft");
+    let (status, _, _) = citizen
+        .post_file(
+            &format!("{here}/dokumen"),
+            &[("csrf", &csrf), ("field", "kartu_keluarga")],
+            "kk.pdf",
+            pdf("kk"),
+        )
+        .await;
+    assert_eq!(status, 503);
+
+    let token = crate::queue_api::session_token(&app, "ibu.ani@contoh.id").await;
+    let id = here.trim_start_matches("/akun/permohonan/");
+    let response = app
+        .http
+        .put(app.url(&format!(
+            "/api/v1/me/applications/{id}/uploads/kartu_keluarga"
+        )))
+        .bearer_auth(&token)
+        .body(pdf("kk"))
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(response.status(), 503);
+    let body: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(body["code"], "unavailable");
+    assert_eq!(app.count("SELECT COUNT(*) FROM documents").await, 0);
+}
