@@ -381,11 +381,17 @@ pub async fn sweep_orphans(
     Ok(removed)
 }
 
-/// Sweeps orphans older than an hour, every hour.
+/// Sweeps orphans older than an hour, and resumable uploads left unfinished past their expiry,
+/// every hour.
 pub async fn sweep_orphans_forever(db: crate::storage::Db, blobs: BlobStore) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tick.tick().await;
+        match crate::storage::uploads::sweep_expired(&db, chrono::Utc::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "removed expired unfinished uploads"),
+            Err(e) => tracing::warn!(error = %e, "sweeping expired uploads failed"),
+        }
         match sweep_orphans(&db, &blobs, Duration::from_secs(3600)).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(removed = n, "removed orphaned document blobs"),

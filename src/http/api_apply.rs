@@ -636,3 +636,368 @@ pub async fn collect(
     };
     step(&app, &row, ApplicationAction::MarkCollected).await
 }
+
+// ---------------------------------------------------------------------------------------------
+// Resumable uploads, for a bad network: the document in parts, each acknowledged once stored.
+
+/// The largest part, in bytes.
+const PART_LIMIT: usize = 1024 * 1024;
+
+/// Where a resumable upload stands.
+#[derive(Serialize, ToSchema)]
+pub struct UploadOut {
+    pub upload: Uuid,
+    /// The bytes received: where the next part starts.
+    pub offset: i64,
+    /// The whole file's size, as announced.
+    pub size: i64,
+    /// The largest part the server takes.
+    pub part_limit: usize,
+    /// An unfinished upload is deleted after this moment.
+    pub expires_at: String,
+}
+
+fn upload_out(u: &crate::storage::uploads::UploadRow) -> UploadOut {
+    UploadOut {
+        upload: u.id,
+        offset: u.received,
+        size: u.size_bytes,
+        part_limit: PART_LIMIT,
+        expires_at: u.expires_at.clone(),
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResumableRequest {
+    /// The file's size in bytes.
+    pub size: u64,
+    /// The file's name as the citizen knows it.
+    pub name: Option<String>,
+}
+
+/// Starts a resumable upload of one document field: send the file with `PATCH
+/// /api/v1/me/uploads/{upload}` in parts, each with its `Upload-Offset`.
+#[utoipa::path(post, path = "/api/v1/me/applications/{id}/uploads/{field}/resumable", tag = "applications",
+    params(("id" = Uuid, Path, description = "The application id"),
+           ("field" = String, Path, description = "The document field's key")),
+    request_body = ResumableRequest,
+    security(("bearer" = [])),
+    responses((status = 201, body = UploadOut),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 413, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json"),
+              (status = 429, body = Problem, content_type = "application/problem+json")))]
+pub async fn start_resumable(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    ids: Result<Path<(String, String)>, PathRejection>,
+    body: Result<Json<ResumableRequest>, JsonRejection>,
+) -> Response {
+    let (id, key) = ids.map(|Path(p)| p).unwrap_or_default();
+    let row = match own(&app, &headers, &id).await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let result = async {
+        let request = super::api_queue::json_body(body)?;
+        if in_bundle(&row) {
+            return Err(bundled());
+        }
+        let account = row.account_id.unwrap_or_default();
+        let (def, _) = form_for(&app, &row)
+            .await
+            .map_err(|_| ApiError::internal(&std::io::Error::other("reading the form")))?;
+        let (_, max_bytes) = def.document_field(&key).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_field",
+                "Formulir tidak memiliki isian dokumen ini.",
+                "The form has no such document field.",
+            )
+        })?;
+        if request.size == 0 || request.size > max_bytes {
+            let limit =
+                super::applications::size_text(i64::try_from(max_bytes).unwrap_or(i64::MAX));
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("Ukuran berkas harus 1 bait sampai {limit}."),
+                format!("The file's size must be 1 byte to {limit}."),
+            ));
+        }
+        if !store::held_by(&app.db, row.id, account)
+            .await
+            .map_err(|e| ApiError::internal(&e))?
+        {
+            return Err(not_held());
+        }
+        let name = request.name.unwrap_or_else(|| key.clone());
+        let name: String = name.chars().filter(|c| !c.is_control()).take(120).collect();
+        let name_sealed = app
+            .settings
+            .keys
+            .seal("document.name", name.as_bytes())
+            .map_err(|e| ApiError::internal(&e))?;
+        let started = crate::storage::uploads::start(
+            &app.db,
+            crate::storage::uploads::NewUpload {
+                application_id: row.id,
+                account_id: account,
+                field_key: &key,
+                name_sealed: &name_sealed,
+                size_bytes: i64::try_from(request.size).unwrap_or(i64::MAX),
+            },
+            Utc::now(),
+        )
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+        started.ok_or_else(|| {
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_uploads",
+                "Terlalu banyak unggahan yang belum selesai; selesaikan atau tunggu sehari.",
+                "Too many unfinished uploads; finish them or wait a day.",
+            )
+        })
+    }
+    .await;
+    match result {
+        Ok(u) => (StatusCode::CREATED, Json(upload_out(&u))).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// One's own upload by its id (404 for anyone else's, or once expired).
+async fn own_upload(
+    app: &AppState,
+    headers: &HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<crate::storage::uploads::UploadRow, Response> {
+    let session = super::api_queue::citizen(app, headers).await?;
+    let not_found = || ApiError::not_found("Unggahan", "Upload").into_response();
+    let id = id
+        .ok()
+        .and_then(|Path(id)| Uuid::parse_str(&id).ok())
+        .ok_or_else(not_found)?;
+    crate::storage::uploads::upload(&app.db, id, session.account_id, Utc::now())
+        .await
+        .map_err(|e| ApiError::internal(&e).into_response())?
+        .ok_or_else(not_found)
+}
+
+/// How much of an upload has arrived: after a dropped connection, go on from `offset`.
+#[utoipa::path(get, path = "/api/v1/me/uploads/{upload}", tag = "applications",
+    params(("upload" = Uuid, Path, description = "The upload id")),
+    security(("bearer" = [])),
+    responses((status = 200, body = UploadOut),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn get_upload(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+) -> Response {
+    match own_upload(&app, &headers, id).await {
+        Ok(u) => Json(upload_out(&u)).into_response(),
+        Err(r) => r,
+    }
+}
+
+fn with_offset(mut response: Response, offset: i64) -> Response {
+    if let Ok(v) = axum::http::HeaderValue::from_str(&offset.to_string()) {
+        response.headers_mut().insert("upload-offset", v);
+    }
+    response
+}
+
+/// Sends the part of the file that starts at `Upload-Offset` (at most `part_limit` bytes). A
+/// part not at the upload's offset is refused (409) with the offset to go on from; nothing is
+/// written. The last part finishes the upload: the whole file is checked like any upload and
+/// recorded as the field's document (200, the application). An empty part at the end finishes
+/// an upload whose last answer was lost.
+#[utoipa::path(patch, path = "/api/v1/me/uploads/{upload}", tag = "applications",
+    params(("upload" = Uuid, Path, description = "The upload id"),
+           ("Upload-Offset" = i64, Header, description = "Where this part starts in the file")),
+    request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
+    security(("bearer" = [])),
+    responses((status = 200, body = ApplicationDetail, description = "The last part: the document is recorded"),
+              (status = 204, description = "Taken; `Upload-Offset` says where the next part starts"),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 413, body = Problem, content_type = "application/problem+json"),
+              (status = 415, body = Problem, content_type = "application/problem+json")))]
+pub async fn patch_upload(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+    body: Body,
+) -> Response {
+    // The owner is checked before the body is read.
+    let upload = match own_upload(&app, &headers, id).await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let Some(offset) = headers
+        .get("upload-offset")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .filter(|o| *o >= 0)
+    else {
+        return ApiError::bad_parameter(
+            "Kirim header Upload-Offset: letak awal bagian ini dalam berkas.",
+            "Send an Upload-Offset header: where this part starts in the file.",
+        )
+        .into_response();
+    };
+    let Ok(part) = axum::body::to_bytes(body, PART_LIMIT).await else {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "part_too_large",
+            "Bagian terlalu besar (paling besar 1 MB).",
+            "The part is too large (at most 1 MB).",
+        )
+        .into_response();
+    };
+    let sealed = match app.settings.keys.seal("document.part", &part) {
+        Ok(s) => s,
+        Err(e) => return ApiError::internal(&e).into_response(),
+    };
+    let len = i64::try_from(part.len()).unwrap_or(i64::MAX);
+    let appended = crate::storage::uploads::append(
+        &app.db,
+        upload.id,
+        upload.account_id,
+        offset,
+        len,
+        &sealed,
+        Utc::now(),
+    )
+    .await;
+    use crate::storage::uploads::Appended;
+    match appended {
+        Ok(Appended::Received(n)) if n < upload.size_bytes => {
+            with_offset(StatusCode::NO_CONTENT.into_response(), n)
+        }
+        Ok(Appended::Received(n)) => with_offset(finish(&app, &upload).await, n),
+        Ok(Appended::WrongOffset(current)) => with_offset(
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "offset_mismatch",
+                format!("Bagian ini tidak dimulai di {current}; lanjutkan dari sana."),
+                format!("This part does not start at {current}; go on from there."),
+            )
+            .into_response(),
+            current,
+        ),
+        Ok(Appended::TooLong) => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "past_the_end",
+            "Bagian ini melewati ukuran berkas yang diumumkan.",
+            "This part goes past the file's announced size.",
+        )
+        .into_response(),
+        Ok(Appended::NotFound) => ApiError::not_found("Unggahan", "Upload").into_response(),
+        Err(e) => ApiError::internal(&e).into_response(),
+    }
+}
+
+/// The whole file is here: checked as any upload, stored, and recorded as the field's document;
+/// the upload is then deleted (also when the file is refused).
+async fn finish(app: &AppState, upload: &crate::storage::uploads::UploadRow) -> Response {
+    let refuse = |e: ApiError| e.into_response();
+    let parts = match crate::storage::uploads::parts(&app.db, upload.id).await {
+        Ok(p) => p,
+        Err(e) => return refuse(ApiError::internal(&e)),
+    };
+    let mut bytes = Vec::with_capacity(usize::try_from(upload.size_bytes).unwrap_or(0));
+    for sealed in parts {
+        match app.settings.keys.open("document.part", &sealed) {
+            Ok(plain) => bytes.extend_from_slice(&plain),
+            Err(e) => return refuse(ApiError::internal(&e)),
+        }
+    }
+    let row = match store::application(&app.db, upload.application_id).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return refuse(ApiError::not_found("Permohonan", "Application")),
+        Err(e) => return refuse(ApiError::internal(&e)),
+    };
+    let (def, _) = match form_for(app, &row).await {
+        Ok(f) => f,
+        Err(_) => {
+            return refuse(ApiError::internal(&std::io::Error::other(
+                "reading the form",
+            )));
+        }
+    };
+    let Some((types, max_bytes)) = def.document_field(&upload.field_key) else {
+        let _ = crate::storage::uploads::remove(&app.db, upload.id).await;
+        return refuse(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_field",
+            "Formulir tidak lagi memiliki isian dokumen ini.",
+            "The form no longer has this document field.",
+        ));
+    };
+    let name = app
+        .settings
+        .keys
+        .open("document.name", &upload.name_sealed)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .unwrap_or_else(|| upload.field_key.clone());
+    let kept = match keep_file(app, &name, &bytes, &types, max_bytes).await {
+        Ok(Ok(k)) => k,
+        Ok(Err(refusal)) => {
+            let _ = crate::storage::uploads::remove(&app.db, upload.id).await;
+            let code = match refusal.status {
+                StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+                StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_type",
+                _ => "empty_file",
+            };
+            return refuse(ApiError::new(refusal.status, code, refusal.id, refusal.en));
+        }
+        Err(e) => return refuse(super::api_applications::blob_error(&e)),
+    };
+    let actor = format!("account:{}", upload.account_id);
+    let added = store::add_document(
+        &app.db,
+        row.id,
+        upload.account_id,
+        NewDocument {
+            field_key: &upload.field_key,
+            kind: "input",
+            sha256: &kept.address,
+            content_type: kept.content_type,
+            size_bytes: kept.size,
+            name_sealed: &kept.name_sealed,
+            uploaded_by: &actor,
+        },
+        Utc::now(),
+    )
+    .await;
+    match added {
+        Ok(Added::Yes) => {
+            if let Err(e) = crate::storage::uploads::remove(&app.db, upload.id).await {
+                tracing::warn!(error = %e, "a finished upload's parts were not deleted");
+            }
+            reread(app, row.id).await
+        }
+        Ok(Added::NotHeld) => {
+            let _ = crate::storage::uploads::remove(&app.db, upload.id).await;
+            not_held().into_response()
+        }
+        Ok(Added::TooMany) => ApiError::new(
+            StatusCode::CONFLICT,
+            "too_many_documents",
+            "Permohonan ini sudah memuat terlalu banyak dokumen; hubungi MPP.",
+            "This application already holds too many documents; contact the MPP.",
+        )
+        .into_response(),
+        Err(e) => refuse(ApiError::internal(&e)),
+    }
+}

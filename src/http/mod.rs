@@ -683,6 +683,13 @@ pub const API_ACCESS: &[(&str, &str, Access)] = &[
         "/api/v1/me/applications/{id}/collect",
         Access::Citizen,
     ),
+    (
+        "post",
+        "/api/v1/me/applications/{id}/uploads/{field}/resumable",
+        Access::Citizen,
+    ),
+    ("get", "/api/v1/me/uploads/{upload}", Access::Citizen),
+    ("patch", "/api/v1/me/uploads/{upload}", Access::Citizen),
     ("get", "/api/v1/services/{id}/form", Access::Public),
     (
         "get",
@@ -726,6 +733,8 @@ fn api_router(sign_in_burst: u32, proxies: &Arc<Vec<std::net::IpAddr>>) -> OpenA
         .routes(routes!(api_apply::submit))
         .routes(routes!(api_apply::withdraw))
         .routes(routes!(api_apply::collect))
+        .routes(routes!(api_apply::start_resumable))
+        .routes(routes!(api_apply::get_upload, api_apply::patch_upload))
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(api_applications::put_output))

@@ -18,6 +18,7 @@ pub mod queue;
 pub mod regions;
 pub mod sealed;
 pub mod staff;
+pub mod uploads;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -75,6 +75,24 @@ pub const SEALED_COLUMNS: &[SealedColumn] = &[
         column: "note_sealed",
         context: "application.note",
     },
+    SealedColumn {
+        table: "documents",
+        key: "id",
+        column: "name_sealed",
+        context: "document.name",
+    },
+    SealedColumn {
+        table: "upload_sessions",
+        key: "id",
+        column: "name_sealed",
+        context: "document.name",
+    },
+    SealedColumn {
+        table: "upload_parts",
+        key: "id",
+        column: "part_sealed",
+        context: "document.part",
+    },
 ];
 
 /// What a re-seal did to one column.

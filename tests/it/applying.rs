@@ -2050,3 +2050,275 @@ async fn an_address_is_a_kecamatan_of_the_registry(engine: Engine) {
         .await;
     assert!(page.contains("Bumiaji (35.79.02)"), "{page}");
 }
+
+both_engines!(a_document_is_uploaded_in_parts_and_resumed);
+
+/// On a bad network an app sends a 2.5 MB scan in parts: a part sent twice (its answer lost) is
+/// refused with the offset to go on from, the app asks where it stands and goes on, and the last
+/// part records the document, byte for byte. An upload whose last answer was lost is finished by
+/// an empty part; a wrong file is refused whole; someone else's upload does not exist.
+async fn a_document_is_uploaded_in_parts_and_resumed(engine: Engine) {
+    let settings = mpp::http::Settings {
+        sign_in_burst: 1000,
+        ..crate::support::test_settings()
+    };
+    let keys = settings.keys.clone();
+    let Some(app) = TestApp::demo_with(engine, settings).await else {
+        return;
+    };
+    let service = service_id(&app, "akta+kelahiran", "penerbitan-akta-kelahiran").await;
+    let token = crate::queue_api::session_token(&app, "sinyal.lemah@contoh.id").await;
+    let call = |method: reqwest::Method, path: &str| {
+        app.http.request(method, app.url(path)).bearer_auth(&token)
+    };
+    let draft: serde_json::Value = call(reqwest::Method::POST, "/api/v1/me/applications")
+        .header("idempotency-key", "lambat-1")
+        .json(&serde_json::json!({ "service_id": service }))
+        .send()
+        .await
+        .expect("start")
+        .json()
+        .await
+        .expect("json");
+    let id = draft["id"].as_str().expect("id").to_owned();
+    let path = format!("/api/v1/me/applications/{id}");
+
+    let mut scan = pdf("kartu keluarga hasil pindai");
+    scan.resize(2_500_000, b' ');
+    let started = call(
+        reqwest::Method::POST,
+        &format!("{path}/uploads/kartu_keluarga/resumable"),
+    )
+    .json(&serde_json::json!({ "size": scan.len(), "name": "kk-besar.pdf" }))
+    .send()
+    .await
+    .expect("start upload");
+    assert_eq!(started.status(), 201);
+    let started: serde_json::Value = started.json().await.expect("json");
+    assert_eq!(started["offset"], 0);
+    let part = started["part_limit"].as_u64().expect("limit") as usize;
+    let upload = format!(
+        "/api/v1/me/uploads/{}",
+        started["upload"].as_str().expect("id")
+    );
+    let send = |offset: usize, bytes: Vec<u8>| {
+        call(reqwest::Method::PATCH, &upload)
+            .header("upload-offset", offset.to_string())
+            .header("content-type", "application/offset+octet-stream")
+            .body(bytes)
+            .send()
+    };
+    let offset_of = |r: &reqwest::Response| -> u64 {
+        r.headers()["upload-offset"]
+            .to_str()
+            .expect("text")
+            .parse()
+            .expect("number")
+    };
+
+    let first = send(0, scan[..part].to_vec()).await.expect("part 1");
+    assert_eq!(first.status(), 204);
+    assert_eq!(offset_of(&first), part as u64);
+    // The answer was lost; the app sends the same part again: refused, nothing doubled.
+    let again = send(0, scan[..part].to_vec()).await.expect("part 1 again");
+    assert_eq!(again.status(), 409);
+    assert_eq!(offset_of(&again), part as u64);
+    let gap = send(part + 5, scan[part + 5..2 * part].to_vec())
+        .await
+        .expect("a gap");
+    assert_eq!(gap.status(), 409, "no gap is stored");
+    let (status, state) = app.get_json(&upload).await;
+    assert_eq!(status, 401, "an upload is its owner's: {state}");
+    let state: serde_json::Value = call(reqwest::Method::GET, &upload)
+        .send()
+        .await
+        .expect("where")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(state["offset"], part, "{state}");
+    let other = crate::queue_api::session_token(&app, "tetangga@contoh.id").await;
+    let response = app
+        .http
+        .get(app.url(&upload))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .expect("other");
+    assert_eq!(response.status(), 404);
+
+    let second = send(part, scan[part..2 * part].to_vec())
+        .await
+        .expect("part 2");
+    assert_eq!(second.status(), 204);
+    let last = send(2 * part, scan[2 * part..].to_vec())
+        .await
+        .expect("part 3");
+    assert_eq!(last.status(), 200);
+    let detail: serde_json::Value = last.json().await.expect("json");
+    let doc = detail["documents"]
+        .as_array()
+        .expect("documents")
+        .iter()
+        .find(|d| d["field"] == "kartu_keluarga")
+        .expect("recorded")
+        .clone();
+    assert_eq!(doc["size_bytes"], scan.len());
+    assert_eq!(doc["name"], "kk-besar.pdf");
+    let bytes = call(
+        reqwest::Method::GET,
+        &format!("{path}/documents/{}", doc["id"].as_str().expect("id")),
+    )
+    .send()
+    .await
+    .expect("download")
+    .bytes()
+    .await
+    .expect("bytes");
+    assert!(bytes.to_vec() == scan, "byte for byte");
+    assert_eq!(app.count("SELECT COUNT(*) FROM upload_sessions").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM upload_parts").await, 0);
+
+    // Announced too large for the field: refused before a byte is sent.
+    let big = call(
+        reqwest::Method::POST,
+        &format!("{path}/uploads/kartu_keluarga/resumable"),
+    )
+    .json(&serde_json::json!({ "size": 6 * 1024 * 1024 }))
+    .send()
+    .await
+    .expect("start");
+    assert_eq!(big.status(), 413);
+
+    // A page renamed to PDF is refused when whole, and its parts are gone.
+    let start = |field: &'static str, size: usize| {
+        call(
+            reqwest::Method::POST,
+            &format!("{path}/uploads/{field}/resumable"),
+        )
+        .json(&serde_json::json!({ "size": size }))
+        .send()
+    };
+    let fake = b"<html>bukan pdf</html>".to_vec();
+    let started: serde_json::Value = start("surat_kelahiran", fake.len())
+        .await
+        .expect("start")
+        .json()
+        .await
+        .expect("json");
+    let fake_upload = format!(
+        "/api/v1/me/uploads/{}",
+        started["upload"].as_str().expect("id")
+    );
+    let refused = call(reqwest::Method::PATCH, &fake_upload)
+        .header("upload-offset", "0")
+        .body(fake)
+        .send()
+        .await
+        .expect("part");
+    assert_eq!(refused.status(), 415);
+    assert_eq!(app.count("SELECT COUNT(*) FROM upload_sessions").await, 0);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM documents WHERE field_key = 'surat_kelahiran'")
+            .await,
+        0
+    );
+
+    // The last part was stored but its answer (and the finishing) lost: an empty part at the
+    // end finishes it.
+    let photo = png();
+    let started: serde_json::Value = start("surat_kelahiran", photo.len())
+        .await
+        .expect("start")
+        .json()
+        .await
+        .expect("json");
+    let upload_id: uuid::Uuid = started["upload"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("uuid");
+    let account: uuid::Uuid = {
+        let sql = "SELECT account_id FROM upload_sessions";
+        match app.db() {
+            mpp::storage::Db::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+            mpp::storage::Db::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+        }
+        .expect("account")
+    };
+    let sealed = keys.seal("document.part", &photo).expect("seal");
+    let appended = mpp::storage::uploads::append(
+        app.db(),
+        upload_id,
+        account,
+        0,
+        photo.len() as i64,
+        &sealed,
+        chrono::Utc::now(),
+    )
+    .await
+    .expect("append");
+    assert_eq!(
+        appended,
+        mpp::storage::uploads::Appended::Received(photo.len() as i64)
+    );
+    let finished = call(
+        reqwest::Method::PATCH,
+        &format!("/api/v1/me/uploads/{upload_id}"),
+    )
+    .header("upload-offset", photo.len().to_string())
+    .send()
+    .await
+    .expect("finish");
+    assert_eq!(finished.status(), 200);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM documents WHERE field_key = 'surat_kelahiran'")
+            .await,
+        1
+    );
+
+    // An upload left unfinished is swept once it expires, parts and all.
+    let started: serde_json::Value = start("buku_nikah", scan.len())
+        .await
+        .expect("start")
+        .json()
+        .await
+        .expect("json");
+    let left = format!(
+        "/api/v1/me/uploads/{}",
+        started["upload"].as_str().expect("id")
+    );
+    assert_eq!(send_to(&call, &left, 0, scan[..part].to_vec()).await, 204);
+    let now = chrono::Utc::now();
+    assert_eq!(
+        mpp::storage::uploads::sweep_expired(app.db(), now)
+            .await
+            .expect("sweep"),
+        0,
+        "not yet"
+    );
+    let later = now + chrono::Duration::hours(mpp::storage::uploads::LIFETIME_HOURS + 1);
+    assert_eq!(
+        mpp::storage::uploads::sweep_expired(app.db(), later)
+            .await
+            .expect("sweep"),
+        1
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM upload_parts").await, 0);
+}
+
+async fn send_to(
+    call: &impl Fn(reqwest::Method, &str) -> reqwest::RequestBuilder,
+    upload: &str,
+    offset: usize,
+    bytes: Vec<u8>,
+) -> u16 {
+    call(reqwest::Method::PATCH, upload)
+        .header("upload-offset", offset.to_string())
+        .body(bytes)
+        .send()
+        .await
+        .expect("part")
+        .status()
+        .as_u16()
+}
