@@ -14,7 +14,10 @@ CREATE TABLE upload_sessions (
     -- Bytes acknowledged so far: the offset the next part must start at.
     received BIGINT NOT NULL DEFAULT 0,
     created_at TEXT NOT NULL,
-    expires_at TEXT NOT NULL
+    expires_at TEXT NOT NULL,
+    -- While one request finishes the upload (checks, stores and records the whole file), no
+    -- other may: it holds it until this moment.
+    finishing_until TEXT
 );
 CREATE INDEX upload_sessions_of ON upload_sessions (account_id);
 CREATE INDEX upload_sessions_expiry ON upload_sessions (expires_at);

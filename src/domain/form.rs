@@ -114,6 +114,15 @@ fn letter_problems(
 ) -> Vec<FieldProblem> {
     use super::letter::{FACTS, MAX_BODY_CHARS, MAX_TITLE_CHARS, placeholders};
     let mut out = Vec::new();
+    for key in fields.keys() {
+        if FACTS.contains(key) {
+            out.push(problem(
+                key,
+                format!("Kunci isian {key} sama dengan {{{key}}} yang diisi sistem pada surat; ganti kuncinya."),
+                format!("The field key {key} is the same as {{{key}}}, which the system fills in the letter; rename the field."),
+            ));
+        }
+    }
     let title = letter.title.trim().chars().count();
     let body = letter.body.trim().chars().count();
     if title == 0 || title > MAX_TITLE_CHARS || body == 0 || body > MAX_BODY_CHARS {
@@ -455,6 +464,35 @@ pub fn merge(forms: &[&FormDef]) -> Result<FormDef, Vec<String>> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_letter_names_answers_and_facts_only() {
+        let mut form = FormDef {
+            fields: vec![Field {
+                key: "nama".into(),
+                label_id: "Nama".into(),
+                label_en: "Name".into(),
+                kind: FieldKind::Text { max_length: 100 },
+                required: Required::Always,
+            }],
+            letter: Some(crate::domain::letter::LetterDef {
+                title: "SURAT".into(),
+                body: "Nama {nama}, nomor {kode}.".into(),
+            }),
+        };
+        assert!(form.problems(0).is_empty(), "{:?}", form.problems(0));
+        form.fields[0].key = "tanggal".into();
+        let problems = form.problems(0);
+        assert!(
+            problems.iter().any(|p| p.key == "tanggal"),
+            "a field may not shadow a fact"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.key == "letter" && p.en.contains("{nama}"))
+        );
+    }
+
     use super::*;
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {

@@ -579,7 +579,8 @@ pub async fn post_letter(
             "This service has no letter template; attach the output with PUT …/output.",
         )
         .into_response(),
-        Err(e) => ApiError::internal(&*e).into_response(),
+        Err(super::applications::LetterError::Store(e)) => blob_error(&e).into_response(),
+        Err(super::applications::LetterError::Other(e)) => ApiError::internal(&*e).into_response(),
     }
 }
 

@@ -718,7 +718,15 @@ pub async fn start_resumable(
                 "The form has no such document field.",
             )
         })?;
-        if request.size == 0 || request.size > max_bytes {
+        if request.size == 0 {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "empty_file",
+                "Berkas kosong tidak dapat diunggah.",
+                "An empty file cannot be uploaded.",
+            ));
+        }
+        if request.size > max_bytes {
             let limit =
                 super::applications::size_text(i64::try_from(max_bytes).unwrap_or(i64::MAX));
             return Err(ApiError::new(
@@ -765,7 +773,15 @@ pub async fn start_resumable(
     }
     .await;
     match result {
-        Ok(u) => (StatusCode::CREATED, Json(upload_out(&u))).into_response(),
+        Ok(u) => (
+            StatusCode::CREATED,
+            [(
+                axum::http::header::LOCATION,
+                format!("/api/v1/me/uploads/{}", u.id),
+            )],
+            Json(upload_out(&u)),
+        )
+            .into_response(),
         Err(e) => e.into_response(),
     }
 }
@@ -854,15 +870,45 @@ pub async fn patch_upload(
         )
         .into_response();
     };
-    let Ok(part) = axum::body::to_bytes(body, PART_LIMIT).await else {
-        return ApiError::new(
+    let too_large = || {
+        ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "part_too_large",
             "Bagian terlalu besar (paling besar 1 MB).",
             "The part is too large (at most 1 MB).",
         )
-        .into_response();
+        .into_response()
     };
+    let announced = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if announced.is_some_and(|n| n > PART_LIMIT) {
+        return too_large();
+    }
+    let part = match axum::body::to_bytes(body, PART_LIMIT).await {
+        Ok(part) => part,
+        // Without a length announced, a body over the limit; else the connection broke.
+        Err(_) if announced.is_none() => return too_large(),
+        Err(_) => {
+            return ApiError::bad_parameter(
+                "Bagian ini tidak tiba utuh; tanyakan posisi unggahan lalu kirim lagi.",
+                "This part did not arrive whole; ask where the upload stands and send it again.",
+            )
+            .into_response();
+        }
+    };
+    // An empty part finishes an upload that is whole (its last answer was lost); nothing else.
+    if part.is_empty() {
+        if offset == upload.size_bytes && upload.received == upload.size_bytes {
+            return with_offset(finish(&app, &upload).await, upload.received);
+        }
+        return ApiError::bad_parameter(
+            "Bagian kosong hanya untuk menyelesaikan unggahan yang sudah lengkap.",
+            "An empty part only finishes an upload that is complete.",
+        )
+        .into_response();
+    }
     let sealed = match app.settings.keys.seal("document.part", &part) {
         Ok(s) => s,
         Err(e) => return ApiError::internal(&e).into_response(),
@@ -909,6 +955,32 @@ pub async fn patch_upload(
 /// The whole file is here: checked as any upload, stored, and recorded as the field's document;
 /// the upload is then deleted (also when the file is refused).
 async fn finish(app: &AppState, upload: &crate::storage::uploads::UploadRow) -> Response {
+    use crate::storage::uploads;
+    // One request finishes an upload; another sent meanwhile is told to look again.
+    match uploads::claim(&app.db, upload.id, upload.account_id, Utc::now()).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return ApiError::new(
+                StatusCode::CONFLICT,
+                "being_finished",
+                "Unggahan ini sedang diselesaikan; periksa permohonannya sebentar lagi.",
+                "This upload is being finished; look at the application again shortly.",
+            )
+            .into_response();
+        }
+        Err(e) => return ApiError::internal(&e).into_response(),
+    }
+    let finished = finish_claimed(app, upload).await;
+    // Not recorded for a reason that may pass (an outage): the client may finish it again.
+    if finished.status().is_server_error() {
+        if let Err(e) = uploads::release(&app.db, upload.id).await {
+            tracing::warn!(error = %e, "an upload's finishing claim was not released");
+        }
+    }
+    finished
+}
+
+async fn finish_claimed(app: &AppState, upload: &crate::storage::uploads::UploadRow) -> Response {
     let refuse = |e: ApiError| e.into_response();
     let parts = match crate::storage::uploads::parts(&app.db, upload.id).await {
         Ok(p) => p,
@@ -920,6 +992,14 @@ async fn finish(app: &AppState, upload: &crate::storage::uploads::UploadRow) -> 
             Ok(plain) => bytes.extend_from_slice(&plain),
             Err(e) => return refuse(ApiError::internal(&e)),
         }
+    }
+    if i64::try_from(bytes.len()).ok() != Some(upload.size_bytes) {
+        return refuse(ApiError::internal(&std::io::Error::other(format!(
+            "upload {} holds {} bytes of {}",
+            upload.id,
+            bytes.len(),
+            upload.size_bytes
+        ))));
     }
     let row = match store::application(&app.db, upload.application_id).await {
         Ok(Some(r)) => r,

@@ -790,17 +790,28 @@ pub(super) fn field_views(
                 FieldKind::Number { .. } => ("number", Vec::new(), String::new(), String::new()),
                 FieldKind::Date => ("date", Vec::new(), String::new(), String::new()),
                 FieldKind::Nik => ("nik", Vec::new(), String::new(), String::new()),
-                FieldKind::Address => (
-                    "address",
-                    app.catalog
-                        .get()
+                FieldKind::Address => {
+                    let catalog = app.catalog.get();
+                    let mut options: Vec<(String, String)> = catalog
                         .districts_of(regency)
                         .into_iter()
                         .map(|(code, name)| (code.to_owned(), name.to_owned()))
-                        .collect(),
-                    String::new(),
-                    String::new(),
-                ),
+                        .collect();
+                    // An answer from elsewhere (given through the API) stays chosen.
+                    if let Some(v) = answers.get(&f.key).filter(|v| !v.is_empty())
+                        && !options.iter().any(|(code, _)| code == v)
+                    {
+                        let name = catalog.region_name(v).unwrap_or(v).to_owned();
+                        options.insert(0, (v.clone(), name));
+                    }
+                    // Without the kabupaten/kota's kecamatan in the registry, the code is typed.
+                    let kind = if options.is_empty() {
+                        "text"
+                    } else {
+                        "address"
+                    };
+                    (kind, options, String::new(), String::new())
+                }
                 FieldKind::Choice { options } => (
                     "choice",
                     options
@@ -2416,7 +2427,8 @@ pub async fn office_letter(
             "Layanan ini tidak memiliki templat surat; lampirkan hasil sebagai berkas.",
             "This service has no letter template; attach the output as a file.",
         )),
-        Err(e) => Err(PageError::internal(lang, &here, &*e)),
+        Err(LetterError::Store(e)) => Err(blob_page_error(lang, &here, &e)),
+        Err(LetterError::Other(e)) => Err(PageError::internal(lang, &here, &*e)),
     }
 }
 
@@ -2428,13 +2440,13 @@ pub(super) async fn issue_letter(
     row: &ApplicationRow,
     def: &FormDef,
     actor: &str,
-) -> Result<Option<Result<ApplicationRow, StepError>>, BoxError> {
+) -> Result<Option<Result<ApplicationRow, StepError>>, LetterError> {
     // Refused before anything is stored when the state does not allow an output.
     let state = ApplicationState::parse(&row.state).unwrap_or(ApplicationState::Draft);
     if let Err(illegal) = state.apply(ApplicationAction::AttachOutput) {
         return Ok(Some(Err(StepError::Illegal(illegal))));
     }
-    let Some((name, pdf)) = letter_for(app, place, row, def)? else {
+    let Some((name, pdf)) = letter_for(app, place, row, def).map_err(LetterError::Other)? else {
         return Ok(None);
     };
     let kept = match keep_file(
@@ -2444,10 +2456,11 @@ pub(super) async fn issue_letter(
         &[DocumentType::Pdf],
         crate::domain::form::MAX_DOCUMENT_BYTES,
     )
-    .await?
+    .await
+    .map_err(LetterError::Store)?
     {
         Ok(k) => k,
-        Err(refusal) => return Err(refusal.en.into()),
+        Err(refusal) => return Err(LetterError::Other(refusal.en.into())),
     };
     let taken = take_step(
         app,
@@ -2470,6 +2483,12 @@ pub(super) async fn issue_letter(
         }),
     )
     .await
-    .map_err(|e| format!("preparing the step: {e:?}"))?;
+    .map_err(|e| LetterError::Other(format!("preparing the step: {e:?}").into()))?;
     Ok(Some(taken))
+}
+
+/// Why a letter was not issued: the documents' store failed, or anything else.
+pub(super) enum LetterError {
+    Store(crate::documents::DocumentError),
+    Other(BoxError),
 }

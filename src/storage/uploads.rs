@@ -88,12 +88,44 @@ pub enum Appended {
     /// Not at the upload's offset (a part sent twice, or one lost): nothing written; the
     /// offset to go on from.
     WrongOffset(i64),
-    /// Past the size announced: nothing written.
+    /// Empty, or past the size announced: nothing written.
     TooLong,
     NotFound,
 }
 
-/// Appends a part starting at `offset` to one's own unexpired upload, in one transaction.
+/// Takes the right to finish a whole upload for a minute (and keeps it from expiring meanwhile);
+/// false when it is not whole, not one's own, or another request is finishing it.
+pub async fn claim(
+    db: &Db,
+    id: Uuid,
+    account_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool, StorageError> {
+    let now_text = timestamp(now);
+    let until = timestamp(now + Duration::minutes(1));
+    let later = timestamp(now + Duration::hours(1));
+    let n = on_pool!(db, pool => {
+        sqlx::query("UPDATE upload_sessions SET finishing_until = $4, \
+                     expires_at = CASE WHEN expires_at < $5 THEN $5 ELSE expires_at END \
+                     WHERE id = $1 AND account_id = $2 AND received = size_bytes AND expires_at > $3 \
+                     AND (finishing_until IS NULL OR finishing_until < $3)")
+            .bind(id).bind(account_id).bind(&now_text).bind(&until).bind(&later)
+            .execute(pool).await.map(|r| r.rows_affected())
+    })?;
+    Ok(n == 1)
+}
+
+/// Gives up the right to finish (the file could not be stored now; the client may try again).
+pub async fn release(db: &Db, id: Uuid) -> Result<(), StorageError> {
+    on_pool!(db, pool => {
+        sqlx::query("UPDATE upload_sessions SET finishing_until = NULL WHERE id = $1")
+            .bind(id).execute(pool).await.map(|_| ())
+    })?;
+    Ok(())
+}
+
+/// Appends a non-empty part starting at `offset` to one's own unexpired upload, in one
+/// transaction.
 pub async fn append(
     db: &Db,
     id: Uuid,
@@ -103,6 +135,9 @@ pub async fn append(
     part_sealed: &[u8],
     now: DateTime<Utc>,
 ) -> Result<Appended, StorageError> {
+    if len <= 0 {
+        return Ok(Appended::TooLong);
+    }
     let now_text = timestamp(now);
     let mut tx = db.begin().await?;
     let moved: Option<i64> = on_tx!(&mut tx, conn => {

@@ -2127,6 +2127,12 @@ async fn a_document_is_uploaded_in_parts_and_resumed(engine: Engine) {
         .await
         .expect("a gap");
     assert_eq!(gap.status(), 409, "no gap is stored");
+    let empty = send(part, Vec::new()).await.expect("an empty part");
+    assert_eq!(
+        empty.status(),
+        400,
+        "an empty part only finishes a whole upload"
+    );
     let (status, state) = app.get_json(&upload).await;
     assert_eq!(status, 401, "an upload is its owner's: {state}");
     let state: serde_json::Value = call(reqwest::Method::GET, &upload)
@@ -2262,14 +2268,26 @@ async fn a_document_is_uploaded_in_parts_and_resumed(engine: Engine) {
         appended,
         mpp::storage::uploads::Appended::Received(photo.len() as i64)
     );
-    let finished = call(
-        reqwest::Method::PATCH,
-        &format!("/api/v1/me/uploads/{upload_id}"),
-    )
-    .header("upload-offset", photo.len().to_string())
-    .send()
-    .await
-    .expect("finish");
+    // Another request is finishing it: this one is told to look again, nothing is recorded twice.
+    assert!(
+        mpp::storage::uploads::claim(app.db(), upload_id, account, chrono::Utc::now())
+            .await
+            .expect("claim")
+    );
+    let finish = || {
+        call(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/me/uploads/{upload_id}"),
+        )
+        .header("upload-offset", photo.len().to_string())
+        .send()
+    };
+    let busy = finish().await.expect("finish");
+    assert_eq!(busy.status(), 409);
+    mpp::storage::uploads::release(app.db(), upload_id)
+        .await
+        .expect("release");
+    let finished = finish().await.expect("finish");
     assert_eq!(finished.status(), 200);
     assert_eq!(
         app.count("SELECT COUNT(*) FROM documents WHERE field_key = 'surat_kelahiran'")
