@@ -972,10 +972,10 @@ async fn finish(app: &AppState, upload: &crate::storage::uploads::UploadRow) -> 
     }
     let finished = finish_claimed(app, upload).await;
     // Not recorded for a reason that may pass (an outage): the client may finish it again.
-    if finished.status().is_server_error() {
-        if let Err(e) = uploads::release(&app.db, upload.id).await {
-            tracing::warn!(error = %e, "an upload's finishing claim was not released");
-        }
+    if finished.status().is_server_error()
+        && let Err(e) = uploads::release(&app.db, upload.id).await
+    {
+        tracing::warn!(error = %e, "an upload's finishing claim was not released");
     }
     finished
 }
