@@ -48,7 +48,15 @@ impl DocumentError {
     /// The store could not be reached or answered with an error (a bucket's outage): worth a
     /// 503 and a retry, unlike a missing blob or a disk that refuses.
     pub fn is_outage(&self) -> bool {
-        matches!(self, DocumentError::ObjectStore(_))
+        // Refused credentials or permissions are a configuration fault, not an outage.
+        matches!(
+            self,
+            DocumentError::ObjectStore(e) if !matches!(
+                e,
+                object_store::Error::PermissionDenied { .. }
+                    | object_store::Error::Unauthenticated { .. }
+            )
+        )
     }
 }
 

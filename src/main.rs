@@ -311,8 +311,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
                     let report = imports::import_catalog(&db, &bytes, "cli").await?;
                     println!(
-                        "catalog imported: {} created, {} updated, {} unchanged.",
-                        report.created, report.updated, report.unchanged
+                        "catalog imported: {} created, {} updated, {} unchanged; {} new form versions.",
+                        report.created, report.updated, report.unchanged, report.form_versions
                     );
                 }
             }

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::AppState;
-use super::account::{PairsForm, checked_form, csrf, csrf_forms, render, signed_in};
+use super::account::{PairsForm, PlainForm, checked_form, csrf, csrf_forms, render, signed_in};
 use super::applications::{
     FieldView, Prepared, checked_upload, day_text, field_views, form_for, form_of, limit_text,
     not_held, open_answers, place_of, seal_answers, sending_problems, start_key, state_words,
@@ -553,6 +553,34 @@ pub async fn save(
         Ok(_) => Ok(Redirect::to(&format!("{here}?pesan=terkirim")).into_response()),
         Err(e) => Err(step_refusal(lang, &here, e)),
     }
+}
+
+/// Discards one's bundle while nothing of it was sent: every member draft with its documents.
+pub async fn withdraw(
+    State(app): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    form: Result<Form<PlainForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let here = format!("/akun/paket/{id}");
+    checked_form(form, &headers, lang, &here)?;
+    let Some(session) = signed_in(&app, &headers, lang).await? else {
+        return Ok(Redirect::to("/masuk").into_response());
+    };
+    let (id, _, _) = own_bundle_application(&app, lang, &here, &id, session.account_id).await?;
+    let discarded = store::discard_bundle(&app.db, id, session.account_id)
+        .await
+        .map_err(|e| PageError::internal(lang, &here, &e))?;
+    if !discarded {
+        return Err(PageError::status(
+            lang,
+            StatusCode::CONFLICT,
+            "Paket ini sudah dikirim; batalkan tiap permohonan di halamannya sendiri.",
+            "This bundle was already sent; withdraw each application on its own page.",
+        ));
+    }
+    Ok(Redirect::to("/akun/permohonan").into_response())
 }
 
 /// Uploads a shared document once; it is recorded for each application whose form asks it.

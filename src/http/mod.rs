@@ -506,6 +506,11 @@ fn page_routes(
         get(bundles::bundle_application).post(bundles::save),
     )
     .add(
+        "/akun/paket/{id}/tarik",
+        &[("POST", Citizen)],
+        post(bundles::withdraw),
+    )
+    .add(
         "/akun/paket/{id}/dokumen",
         &[("POST", Citizen)],
         post(bundles::upload).layer(upload_limit()),

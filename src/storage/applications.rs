@@ -610,6 +610,45 @@ pub async fn of_bundle(
 
 /// Starts a citizen's bundle application and one draft per service, in one transaction; a
 /// retried request with the same key returns the bundle application the first one made.
+/// Deletes one's own bundle application while every member is still a draft: the members with
+/// their documents' rows (the bytes go with the orphan sweep), then the bundle application, in
+/// one transaction. False, with nothing written, once any member was sent.
+pub async fn discard_bundle(
+    db: &Db,
+    bundle_application_id: Uuid,
+    account_id: Uuid,
+) -> Result<bool, StorageError> {
+    let mut tx = db.begin().await?;
+    let done = on_tx!(&mut tx, conn => async {
+        let owned: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM bundle_applications WHERE id = $1 AND account_id = $2")
+            .bind(bundle_application_id).bind(account_id).fetch_one(&mut *conn).await?;
+        if owned != 1 {
+            return Ok::<bool, sqlx::Error>(false);
+        }
+        // Locks the drafts; any member past draft keeps the whole bundle.
+        let drafts = sqlx::query("UPDATE applications SET updated_at = updated_at WHERE bundle_application_id = $1 \
+                                  AND account_id = $2 AND state = 'draft'")
+            .bind(bundle_application_id).bind(account_id).execute(&mut *conn).await?.rows_affected();
+        let all: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM applications WHERE bundle_application_id = $1")
+            .bind(bundle_application_id).fetch_one(&mut *conn).await?;
+        if i64::try_from(drafts).unwrap_or(-1) != all {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM documents WHERE application_id IN \
+                     (SELECT id FROM applications WHERE bundle_application_id = $1)")
+            .bind(bundle_application_id).execute(&mut *conn).await?;
+        sqlx::query("DELETE FROM applications WHERE bundle_application_id = $1")
+            .bind(bundle_application_id).execute(&mut *conn).await?;
+        sqlx::query("DELETE FROM bundle_applications WHERE id = $1")
+            .bind(bundle_application_id).execute(&mut *conn).await?;
+        Ok(true)
+    }.await)?;
+    if done {
+        tx.commit().await?;
+    }
+    Ok(done)
+}
+
 pub async fn start_bundle(
     db: &Db,
     bundle_id: Uuid,

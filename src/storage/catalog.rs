@@ -437,12 +437,14 @@ impl CatalogRows {
     }
 }
 
-/// What an import did, counted over agencies, templates, MPPs, tenants and services.
+/// What an import did, counted over agencies, templates, MPPs, tenants and services; and the
+/// application forms it saved as new versions (a form equal to the current one is not counted).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct ImportReport {
     pub created: u64,
     pub updated: u64,
     pub unchanged: u64,
+    pub form_versions: u64,
 }
 
 /// A service to insert, with the ids it hangs from.
@@ -676,21 +678,17 @@ pub async fn import(
         ).bind(&f.mpp).bind(&f.tenant).bind(&f.service).fetch_one(conn).await)?;
         let current = super::applications::form_in(&mut tx, service_id).await?;
         match current.and_then(|json| serde_json::from_str::<FormDef>(&json).ok()) {
-            Some(old) if old == f.form => report.unchanged += 1,
-            old => {
+            Some(old) if old == f.form => {}
+            _ => {
                 let json =
                     serde_json::to_string(&f.form).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
                 super::applications::write_form(&mut tx, service_id, &json, actor, "national")
                     .await?;
-                if old.is_some() {
-                    report.updated += 1;
-                } else {
-                    report.created += 1;
-                }
+                report.form_versions += 1;
             }
         }
     }
-    if report.created + report.updated > 0 {
+    if report.created + report.updated + report.form_versions > 0 {
         bump_version(&mut tx).await?;
         let details = serde_json::json!({
             "created": report.created, "updated": report.updated, "unchanged": report.unchanged,

@@ -141,9 +141,12 @@ pub async fn append(
     let now_text = timestamp(now);
     let mut tx = db.begin().await?;
     let moved: Option<i64> = on_tx!(&mut tx, conn => {
-        sqlx::query_scalar("UPDATE upload_sessions SET received = received + $4 WHERE id = $1 AND account_id = $2 \
+        // Each part taken keeps a slow upload alive for another lifetime.
+        sqlx::query_scalar("UPDATE upload_sessions SET received = received + $4, expires_at = $6 \
+                            WHERE id = $1 AND account_id = $2 \
                             AND received = $3 AND received + $4 <= size_bytes AND expires_at > $5 RETURNING received")
             .bind(id).bind(account_id).bind(offset).bind(len).bind(&now_text)
+            .bind(timestamp(now + Duration::hours(LIFETIME_HOURS)))
             .fetch_optional(conn).await
     })?;
     let Some(received) = moved else {

@@ -608,6 +608,56 @@ async fn a_bundle_fans_out_into_one_application_per_upp(engine: Engine) {
         1,
         "only Dispendukcapil's own application: {inbox}"
     );
+
+    // A sent bundle is not discarded whole; a bundle still in draft is, documents and all.
+    assert_eq!(
+        citizen
+            .post(&format!("{here}/tarik"), &[("csrf", &csrf)])
+            .await
+            .0,
+        409
+    );
+    let (_, page, _) = citizen.get(&bundle).await;
+    let (_, _, second) = citizen
+        .post(&start, &[("csrf", &csrf), ("key", &hidden(&page, "key"))])
+        .await;
+    let second = second.expect("a second bundle");
+    assert_ne!(second, here);
+    let (status, _, _) = citizen
+        .post_file(
+            &format!("{second}/dokumen"),
+            &[("csrf", &csrf), ("field", "kartu_keluarga")],
+            "kk.pdf",
+            pdf("kk kedua"),
+        )
+        .await;
+    assert_eq!(status, 303);
+    let before = app.count("SELECT COUNT(*) FROM applications").await;
+    let documents = app.count("SELECT COUNT(*) FROM documents").await;
+    assert_eq!(
+        stranger
+            .post(&format!("{second}/tarik"), &[("csrf", &stranger.csrf())])
+            .await
+            .0,
+        404,
+        "not someone else's"
+    );
+    let (status, _, location) = citizen
+        .post(&format!("{second}/tarik"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(
+        (status, location.as_deref()),
+        (303, Some("/akun/permohonan"))
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM applications").await,
+        before - 2
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM documents").await,
+        documents - 2
+    );
+    assert_eq!(citizen.get(&second).await.0, 404);
 }
 
 async fn tenant_id(app: &TestApp, slug: &'static str) -> uuid::Uuid {
