@@ -8,7 +8,7 @@
 
 use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str};
 
-use crate::receipt::{ReceiptError, draw_qr, win_ansi, wrap};
+use crate::receipt::{ReceiptError, draw_qr, win_ansi};
 
 /// What a letter says, filled.
 pub struct Letter<'a> {
@@ -26,9 +26,8 @@ pub struct Letter<'a> {
 const WIDTH: f32 = 595.0;
 const HEIGHT: f32 = 842.0;
 const MARGIN: f32 = 64.0;
-/// Characters per body line at 11 pt Helvetica over the text width (an average glyph is about
-/// half the size wide).
-const LINE_CHARS: usize = 84;
+/// The width text may take between the margins.
+const TEXT_WIDTH: f32 = WIDTH - 2.0 * MARGIN;
 const LEADING: f32 = 15.0;
 /// Room kept at the foot of the last page for the issue note and the QR code.
 const FOOT: f32 = 170.0;
@@ -52,7 +51,7 @@ pub fn render(letter: &Letter<'_>) -> Result<Vec<u8>, ReceiptError> {
     let mut y = HEIGHT - MARGIN;
     {
         let c = pages.last_mut().expect("a page");
-        for line in wrap(letter.tenant, 70) {
+        for line in wrap(letter.tenant, 12.0, true, TEXT_WIDTH) {
             text(c, bold, 12.0, MARGIN, y, &line);
             y -= 15.0;
         }
@@ -63,7 +62,7 @@ pub fn render(letter: &Letter<'_>) -> Result<Vec<u8>, ReceiptError> {
         c.line_to(WIDTH - MARGIN, y);
         c.stroke();
         y -= 34.0;
-        for line in wrap(letter.title, 60) {
+        for line in wrap(letter.title, 13.0, true, TEXT_WIDTH) {
             text(c, bold, 13.0, MARGIN, y, &line);
             y -= 17.0;
         }
@@ -81,7 +80,7 @@ pub fn render(letter: &Letter<'_>) -> Result<Vec<u8>, ReceiptError> {
         let lines: Vec<String> = paragraph
             .lines()
             .flat_map(|l| {
-                let wrapped = wrap(l, LINE_CHARS);
+                let wrapped = wrap(l, 11.0, false, TEXT_WIDTH);
                 if wrapped.is_empty() {
                     vec![String::new()]
                 } else {
@@ -125,7 +124,7 @@ pub fn render(letter: &Letter<'_>) -> Result<Vec<u8>, ReceiptError> {
             text(c, font, 8.0, MARGIN + 124.0, note_y, line);
             note_y -= 11.0;
         }
-        for line in wrap(letter.tracking_url, 60) {
+        for line in wrap(letter.tracking_url, 7.0, false, TEXT_WIDTH - 124.0) {
             text(c, font, 7.0, MARGIN + 124.0, note_y - 4.0, &line);
             note_y -= 9.0;
         }
@@ -173,6 +172,63 @@ pub fn render(letter: &Letter<'_>) -> Result<Vec<u8>, ReceiptError> {
     Ok(pdf.finish())
 }
 
+/// A glyph's width in thousandths of the size, at most what Helvetica's metrics give for its
+/// class (capitals up to M and W are wider; taking the class's upper end keeps lines inside).
+fn glyph_width(c: char, bold: bool) -> f32 {
+    let w = match c {
+        ' ' => 278.0,
+        'i' | 'j' | 'l' | '.' | ',' | ':' | ';' | '\'' | '!' | '|' => 280.0,
+        'f' | 't' | 'r' | 'I' | '(' | ')' | '-' | '/' => 390.0,
+        'm' | 'w' => 890.0,
+        'M' | 'W' => 950.0,
+        'a'..='z' => 611.0,
+        '0'..='9' => 556.0,
+        'A'..='Z' => 778.0,
+        _ => 1000.0,
+    };
+    if bold { w * 1.06 } else { w }
+}
+
+/// The width of `s` in points at `size`.
+fn text_width(s: &str, size: f32, bold: bool) -> f32 {
+    s.chars().map(|c| glyph_width(c, bold)).sum::<f32>() * size / 1000.0
+}
+
+/// Lines of `s` that fit in `width` points at `size`, broken at spaces, and inside a word too
+/// long for a line.
+fn wrap(s: &str, size: f32, bold: bool, width: f32) -> Vec<String> {
+    let fits = |t: &str| text_width(t, size, bold) <= width;
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in s.split_whitespace() {
+        let joined = if line.is_empty() {
+            word.to_owned()
+        } else {
+            format!("{line} {word}")
+        };
+        if fits(&joined) {
+            line = joined;
+            continue;
+        }
+        if !line.is_empty() {
+            lines.push(std::mem::take(&mut line));
+        }
+        // A word wider than a line is cut where it reaches the edge.
+        for c in word.chars() {
+            line.push(c);
+            if !fits(&line) {
+                line.pop();
+                lines.push(std::mem::take(&mut line));
+                line.push(c);
+            }
+        }
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,10 +264,33 @@ mod tests {
     }
 
     #[test]
+    fn lines_stay_between_the_margins() {
+        let title =
+            "SURAT KETERANGAN PERSETUJUAN PEMBANGUNAN GEDUNG DAN MENARA TELEKOMUNIKASI WILAYAH";
+        let lines = wrap(title, 13.0, true, TEXT_WIDTH);
+        assert!(lines.len() >= 2, "{lines:?}");
+        for line in &lines {
+            assert!(text_width(line, 13.0, true) <= TEXT_WIDTH, "{line}");
+        }
+        let word = "W".repeat(200);
+        let cut = wrap(&word, 11.0, false, TEXT_WIDTH);
+        assert!(
+            cut.len() > 1 && cut.concat() == word,
+            "a long word is cut, not lost"
+        );
+        assert!(cut.iter().all(|l| text_width(l, 11.0, false) <= TEXT_WIDTH));
+        assert_eq!(wrap("satu dua", 11.0, false, TEXT_WIDTH), vec!["satu dua"]);
+    }
+
+    #[test]
     fn a_long_letter_takes_more_pages() {
         let body =
-            vec!["Baris yang panjang sekali untuk mengisi halaman surat ini."; 120].join("\n");
-        let text = String::from_utf8_lossy(&letter(&body)).into_owned();
+            vec!["Baris yang panjang sekali untuk mengisi halaman surat ini, dengan NAMA PEMOHON DALAM HURUF BESAR SEMUA."; 60].join("\n");
+        let bytes = letter(&body);
+        if let Ok(path) = std::env::var("MPP_LONG_LETTER_OUT") {
+            std::fs::write(path, &bytes).expect("write");
+        }
+        let text = String::from_utf8_lossy(&bytes).into_owned();
         assert!(text.contains("/Count 3"), "three pages");
     }
 }

@@ -167,7 +167,7 @@ pub(crate) fn win_ansi(s: &str) -> Vec<u8> {
 }
 
 /// Lines of at most `width` characters, broken at spaces where possible.
-pub(crate) fn wrap(s: &str, width: usize) -> Vec<String> {
+fn wrap(s: &str, width: usize) -> Vec<String> {
     let mut lines = Vec::new();
     let mut line = String::new();
     for word in s.split_whitespace() {
