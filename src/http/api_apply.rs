@@ -150,7 +150,7 @@ pub async fn start(
         let service = catalog.service(request.service_id).ok_or_else(not_online)?;
         let (_, version) = form_of(&app, service.id)
             .await
-            .map_err(|_| ApiError::internal(&std::io::Error::other("reading the form")))?
+            .map_err(|_| form_unreadable())?
             .ok_or_else(not_online)?;
         let draft = new_draft(&app, &catalog, service, session.account_id, version, &key)
             .await
@@ -217,6 +217,75 @@ fn fields_refused(code: &str, id: &str, en: &str, fields: Vec<FieldProblemOut>) 
         .into_response()
 }
 
+/// The form could not be read (never for a client's fault).
+fn form_unreadable() -> ApiError {
+    ApiError::internal(&std::io::Error::other("reading the form"))
+}
+
+fn unknown_document_field() -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown_field",
+        "Formulir tidak memiliki isian dokumen ini.",
+        "The form has no such document field.",
+    )
+}
+
+/// Checks a whole file against its document field, stores it and records it as the field's
+/// document: the one-piece upload and the last part of a resumable one end here.
+#[allow(clippy::too_many_arguments)]
+async fn record_file(
+    app: &AppState,
+    application_id: Uuid,
+    account: Uuid,
+    key: &str,
+    name: &str,
+    bytes: &[u8],
+    types: &[crate::domain::form::DocumentType],
+    max_bytes: u64,
+) -> Result<(), ApiError> {
+    let kept = match keep_file(app, name, bytes, types, max_bytes).await {
+        Ok(Ok(k)) => k,
+        Ok(Err(refusal)) => {
+            let code = match refusal.status {
+                StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+                StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_type",
+                _ => "empty_file",
+            };
+            return Err(ApiError::new(refusal.status, code, refusal.id, refusal.en));
+        }
+        Err(e) => return Err(super::api_applications::blob_error(&e)),
+    };
+    let actor = format!("account:{account}");
+    let added = store::add_document(
+        &app.db,
+        application_id,
+        account,
+        NewDocument {
+            field_key: key,
+            kind: "input",
+            sha256: &kept.address,
+            content_type: kept.content_type,
+            size_bytes: kept.size,
+            name_sealed: &kept.name_sealed,
+            uploaded_by: &actor,
+        },
+        Utc::now(),
+    )
+    .await
+    .map_err(|e| ApiError::internal(&e))?;
+    match added {
+        Added::Yes => Ok(()),
+        Added::NotHeld => Err(not_held()),
+        Added::TooMany => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "too_many_documents",
+            "Permohonan ini sudah memuat terlalu banyak dokumen; hubungi MPP.",
+            "This application already holds too many documents; contact the MPP.",
+        )),
+    }
+}
+
 fn bundled() -> ApiError {
     ApiError::new(
         StatusCode::CONFLICT,
@@ -266,11 +335,8 @@ pub async fn put_answers(
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
-    let (def, version) = match form_for(&app, &row).await {
-        Ok(f) => f,
-        Err(_) => {
-            return ApiError::internal(&std::io::Error::other("reading the form")).into_response();
-        }
+    let Ok((def, version)) = form_for(&app, &row).await else {
+        return form_unreadable().into_response();
     };
     let mut wrong = Vec::new();
     for (key, value) in &request.answers {
@@ -382,20 +448,11 @@ pub async fn put_document(
     if in_bundle(&row) {
         return bundled().into_response();
     }
-    let (def, _) = match form_for(&app, &row).await {
-        Ok(f) => f,
-        Err(_) => {
-            return ApiError::internal(&std::io::Error::other("reading the form")).into_response();
-        }
+    let Ok((def, _)) = form_for(&app, &row).await else {
+        return form_unreadable().into_response();
     };
     let Some((types, max_bytes)) = def.document_field(&key) else {
-        return ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "unknown_field",
-            "Formulir tidak memiliki isian dokumen ini.",
-            "The form has no such document field.",
-        )
-        .into_response();
+        return unknown_document_field().into_response();
     };
     match store::held_by(&app.db, row.id, account).await {
         Ok(true) => {}
@@ -417,46 +474,13 @@ pub async fn put_document(
         .ok()
         .and_then(|Query(p)| p.name)
         .unwrap_or_else(|| key.clone());
-    let kept = match keep_file(&app, &name, &bytes, &types, max_bytes).await {
-        Ok(Ok(k)) => k,
-        Ok(Err(refusal)) => {
-            let code = match refusal.status {
-                StatusCode::PAYLOAD_TOO_LARGE => "too_large",
-                StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_type",
-                _ => "empty_file",
-            };
-            return ApiError::new(refusal.status, code, refusal.id, refusal.en).into_response();
-        }
-        Err(e) => return super::api_applications::blob_error(&e).into_response(),
-    };
-    let actor = format!("account:{account}");
-    let added = store::add_document(
-        &app.db,
-        row.id,
-        account,
-        NewDocument {
-            field_key: &key,
-            kind: "input",
-            sha256: &kept.address,
-            content_type: kept.content_type,
-            size_bytes: kept.size,
-            name_sealed: &kept.name_sealed,
-            uploaded_by: &actor,
-        },
-        Utc::now(),
+    match record_file(
+        &app, row.id, account, &key, &name, &bytes, &types, max_bytes,
     )
-    .await;
-    match added {
-        Ok(Added::Yes) => reread(&app, row.id).await,
-        Ok(Added::NotHeld) => not_held().into_response(),
-        Ok(Added::TooMany) => ApiError::new(
-            StatusCode::CONFLICT,
-            "too_many_documents",
-            "Permohonan ini sudah memuat terlalu banyak dokumen; hubungi MPP.",
-            "This application already holds too many documents; contact the MPP.",
-        )
-        .into_response(),
-        Err(e) => ApiError::internal(&e).into_response(),
+    .await
+    {
+        Ok(()) => reread(&app, row.id).await,
+        Err(e) => e.into_response(),
     }
 }
 
@@ -495,11 +519,8 @@ pub async fn submit(
     if in_bundle(&row) {
         return bundled().into_response();
     }
-    let (def, version) = match form_for(&app, &row).await {
-        Ok(f) => f,
-        Err(_) => {
-            return ApiError::internal(&std::io::Error::other("reading the form")).into_response();
-        }
+    let Ok((def, version)) = form_for(&app, &row).await else {
+        return form_unreadable().into_response();
     };
     let answers = open_answers(&app, &row);
     let problems = match sending_problems(&app, &catalog, &place, &row, &def, &answers).await {
@@ -707,17 +728,10 @@ pub async fn start_resumable(
             return Err(bundled());
         }
         let account = row.account_id.unwrap_or_default();
-        let (def, _) = form_for(&app, &row)
-            .await
-            .map_err(|_| ApiError::internal(&std::io::Error::other("reading the form")))?;
-        let (_, max_bytes) = def.document_field(&key).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "unknown_field",
-                "Formulir tidak memiliki isian dokumen ini.",
-                "The form has no such document field.",
-            )
-        })?;
+        let (def, _) = form_for(&app, &row).await.map_err(|_| form_unreadable())?;
+        let (_, max_bytes) = def
+            .document_field(&key)
+            .ok_or_else(unknown_document_field)?;
         if request.size == 0 {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -1006,22 +1020,12 @@ async fn finish_claimed(app: &AppState, upload: &crate::storage::uploads::Upload
         Ok(None) => return refuse(ApiError::not_found("Permohonan", "Application")),
         Err(e) => return refuse(ApiError::internal(&e)),
     };
-    let (def, _) = match form_for(app, &row).await {
-        Ok(f) => f,
-        Err(_) => {
-            return refuse(ApiError::internal(&std::io::Error::other(
-                "reading the form",
-            )));
-        }
+    let Ok((def, _)) = form_for(app, &row).await else {
+        return refuse(form_unreadable());
     };
     let Some((types, max_bytes)) = def.document_field(&upload.field_key) else {
         let _ = crate::storage::uploads::remove(&app.db, upload.id).await;
-        return refuse(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "unknown_field",
-            "Formulir tidak lagi memiliki isian dokumen ini.",
-            "The form no longer has this document field.",
-        ));
+        return refuse(unknown_document_field());
     };
     let name = app
         .settings
@@ -1030,54 +1034,28 @@ async fn finish_claimed(app: &AppState, upload: &crate::storage::uploads::Upload
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
         .unwrap_or_else(|| upload.field_key.clone());
-    let kept = match keep_file(app, &name, &bytes, &types, max_bytes).await {
-        Ok(Ok(k)) => k,
-        Ok(Err(refusal)) => {
-            let _ = crate::storage::uploads::remove(&app.db, upload.id).await;
-            let code = match refusal.status {
-                StatusCode::PAYLOAD_TOO_LARGE => "too_large",
-                StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_type",
-                _ => "empty_file",
-            };
-            return refuse(ApiError::new(refusal.status, code, refusal.id, refusal.en));
-        }
-        Err(e) => return refuse(super::api_applications::blob_error(&e)),
-    };
-    let actor = format!("account:{}", upload.account_id);
-    let added = store::add_document(
-        &app.db,
+    let recorded = record_file(
+        app,
         row.id,
         upload.account_id,
-        NewDocument {
-            field_key: &upload.field_key,
-            kind: "input",
-            sha256: &kept.address,
-            content_type: kept.content_type,
-            size_bytes: kept.size,
-            name_sealed: &kept.name_sealed,
-            uploaded_by: &actor,
-        },
-        Utc::now(),
+        &upload.field_key,
+        &name,
+        &bytes,
+        &types,
+        max_bytes,
     )
     .await;
-    match added {
-        Ok(Added::Yes) => {
-            if let Err(e) = crate::storage::uploads::remove(&app.db, upload.id).await {
-                tracing::warn!(error = %e, "a finished upload's parts were not deleted");
-            }
-            reread(app, row.id).await
-        }
-        Ok(Added::NotHeld) => {
-            let _ = crate::storage::uploads::remove(&app.db, upload.id).await;
-            not_held().into_response()
-        }
-        Ok(Added::TooMany) => ApiError::new(
-            StatusCode::CONFLICT,
-            "too_many_documents",
-            "Permohonan ini sudah memuat terlalu banyak dokumen; hubungi MPP.",
-            "This application already holds too many documents; contact the MPP.",
-        )
-        .into_response(),
-        Err(e) => refuse(ApiError::internal(&e)),
+    // Refused for good (a wrong file, not the citizen's to change): the parts go. After a
+    // server-side failure they stay, for the client to finish again.
+    if recorded
+        .as_ref()
+        .map_or_else(|e| e.status.is_client_error(), |()| true)
+        && let Err(e) = crate::storage::uploads::remove(&app.db, upload.id).await
+    {
+        tracing::warn!(error = %e, "a finished upload's parts were not deleted");
+    }
+    match recorded {
+        Ok(()) => reread(app, row.id).await,
+        Err(e) => refuse(e),
     }
 }

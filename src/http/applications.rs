@@ -572,12 +572,14 @@ fn not_online(lang: Lang) -> PageError {
     )
 }
 
+/// A start form: its CSRF token and the one-time key that makes a retried start open the same
+/// draft (an application's, or a bundle's).
 #[derive(Deserialize)]
 pub struct StartForm {
     #[serde(default)]
     csrf: String,
     #[serde(default)]
-    key: String,
+    pub(super) key: String,
 }
 
 csrf_forms!(StartForm);

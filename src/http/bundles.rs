@@ -16,15 +16,14 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
-use serde::Deserialize;
 use uuid::Uuid;
 
 use super::AppState;
-use super::account::{PairsForm, PlainForm, checked_form, csrf, csrf_forms, render, signed_in};
+use super::account::{PairsForm, PlainForm, checked_form, csrf, render, signed_in};
 use super::applications::{
-    FieldView, Prepared, checked_upload, day_text, field_views, form_for, form_of, limit_text,
-    not_held, open_answers, place_of, seal_answers, sending_problems, start_key, state_words,
-    step_refusal, store_file, upload_refusal,
+    FieldView, Prepared, StartForm, checked_upload, day_text, field_views, form_for, form_of,
+    limit_text, not_held, open_answers, place_of, seal_answers, sending_problems, start_key,
+    state_words, step_refusal, store_file, upload_refusal,
 };
 use super::errors::PageError;
 use super::i18n::{Lang, Texts};
@@ -138,16 +137,6 @@ async fn find_bundle(
         .map_err(|e| PageError::internal(lang, here, &e))?
         .ok_or_else(|| PageError::not_found(lang, here))
 }
-
-#[derive(Deserialize)]
-pub struct StartForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    key: String,
-}
-
-csrf_forms!(StartForm);
 
 /// Starts the bundle: one draft per service, together (a retry with the same key: the same).
 pub async fn start(

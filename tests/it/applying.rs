@@ -1225,6 +1225,17 @@ async fn an_application_keeps_the_form_it_was_sent_with(engine: Engine) {
         .await
         .expect("json");
     assert_eq!(detail["form_version"], 1, "{detail}");
+    let (status, old_form) = app
+        .get_json(&format!("/api/v1/services/{service}/form?version=1"))
+        .await;
+    assert_eq!(status, 200);
+    assert!(old_form.to_string().contains("nama_sekolah"), "{old_form}");
+    assert_eq!(
+        app.get_json(&format!("/api/v1/services/{service}/form?version=99"))
+            .await
+            .0,
+        404
+    );
     assert_eq!(detail["answers"]["nama_sekolah"], "SDN Sisir 1");
 
     // The citizen fixes it against version 1: no new field is asked.
@@ -1662,6 +1673,14 @@ async fn a_citizen_app_applies_through_the_api(engine: Engine) {
     )
     .await;
     assert_eq!(status, 409);
+    let (status, _) = json(
+        call(reqwest::Method::POST, &format!("{path}/withdraw"))
+            .send()
+            .await
+            .expect("withdraw"),
+    )
+    .await;
+    assert_eq!(status, 409, "a finished application is not withdrawn");
 
     // A second draft is withdrawn: deleted, as it was never received.
     let (_, second) = json(
@@ -1819,42 +1838,50 @@ async fn an_officer_issues_the_services_letter(engine: Engine) {
     let call = |method: reqwest::Method, path: &str| {
         app.http.request(method, app.url(path)).bearer_auth(&token)
     };
-    let draft: serde_json::Value = call(reqwest::Method::POST, "/api/v1/me/applications")
-        .header("idempotency-key", "sip-bidan-1")
-        .json(&serde_json::json!({ "service_id": service }))
-        .send()
-        .await
-        .expect("start")
-        .json()
-        .await
-        .expect("json");
-    let id = draft["id"].as_str().expect("id").to_owned();
-    let path = format!("/api/v1/me/applications/{id}");
-    let saved = call(reqwest::Method::PUT, &format!("{path}/answers"))
-        .json(&serde_json::json!({ "answers": {
-            "nik": "3579015501950003", "nomor_str": "STR-BDN-778899",
-            "tempat_praktik": "Praktik Mandiri Sari" } }))
-        .send()
-        .await
-        .expect("answers");
-    assert_eq!(saved.status(), 200);
-    for (field, bytes) in [
-        ("str", pdf("str")),
-        ("surat_keterangan", pdf("sehat")),
-        ("pas_foto", png()),
-    ] {
-        let up = call(reqwest::Method::PUT, &format!("{path}/uploads/{field}"))
-            .body(bytes)
+    // Two applications: the officer issues the first's letter on the page, an agency system
+    // the second's through the API.
+    let mut ids = Vec::new();
+    for key in ["sip-bidan-1", "sip-bidan-2"] {
+        let draft: serde_json::Value = call(reqwest::Method::POST, "/api/v1/me/applications")
+            .header("idempotency-key", key)
+            .json(&serde_json::json!({ "service_id": service }))
             .send()
             .await
-            .expect("upload");
-        assert_eq!(up.status(), 200, "{field}");
+            .expect("start")
+            .json()
+            .await
+            .expect("json");
+        let id = draft["id"].as_str().expect("id").to_owned();
+        let path = format!("/api/v1/me/applications/{id}");
+        let saved = call(reqwest::Method::PUT, &format!("{path}/answers"))
+            .json(&serde_json::json!({ "answers": {
+                "nik": "3579015501950003", "nomor_str": "STR-BDN-778899",
+                "tempat_praktik": "Praktik Mandiri Sari" } }))
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(saved.status(), 200);
+        for (field, bytes) in [
+            ("str", pdf("str")),
+            ("surat_keterangan", pdf("sehat")),
+            ("pas_foto", png()),
+        ] {
+            let up = call(reqwest::Method::PUT, &format!("{path}/uploads/{field}"))
+                .body(bytes)
+                .send()
+                .await
+                .expect("upload");
+            assert_eq!(up.status(), 200, "{field}");
+        }
+        let sent = call(reqwest::Method::POST, &format!("{path}/submit"))
+            .send()
+            .await
+            .expect("submit");
+        assert_eq!(sent.status(), 200);
+        ids.push(id);
     }
-    let sent = call(reqwest::Method::POST, &format!("{path}/submit"))
-        .send()
-        .await
-        .expect("submit");
-    assert_eq!(sent.status(), 200);
+    let id = ids[0].clone();
+    let path = format!("/api/v1/me/applications/{id}");
 
     let tenant = tenant_id(&app, "dpmptsp").await;
     let mut officer = staff_signed_in(&app, "petugas.dpmptsp@demo.mpp.id").await;
@@ -1931,6 +1958,36 @@ async fn an_officer_issues_the_services_letter(engine: Engine) {
         409,
         "issued once"
     );
+
+    // An agency system issues the second's letter; a letter is issued once.
+    let agency_token =
+        token_with(&app, "petugas.dpmptsp@demo.mpp.id", "applications_process").await;
+    let second = &ids[1];
+    for step in [
+        serde_json::json!({ "action": "take" }),
+        serde_json::json!({ "action": "approve" }),
+    ] {
+        let response = app
+            .http
+            .post(app.url(&format!("/api/v1/applications/{second}/steps")))
+            .bearer_auth(&agency_token)
+            .json(&step)
+            .send()
+            .await
+            .expect("step");
+        assert_eq!(response.status(), 200, "{step}");
+    }
+    let issue = || {
+        app.http
+            .post(app.url(&format!("/api/v1/applications/{second}/letter")))
+            .bearer_auth(&agency_token)
+            .send()
+    };
+    let issued = issue().await.expect("letter");
+    assert_eq!(issued.status(), 200);
+    let issued: serde_json::Value = issued.json().await.expect("json");
+    assert_eq!(issued["state"], "ready", "{issued}");
+    assert_eq!(issue().await.expect("again").status(), 409);
 
     // The agency API issues letters too; a draft is not the office's to issue anything for.
     let akta = service_id(&app, "akta+kelahiran", "penerbitan-akta-kelahiran").await;
