@@ -506,29 +506,23 @@ pub async fn put_output(
         }
         .to_owned()
     });
-    let name: String = name
-        .chars()
-        .filter(|c| !c.is_control() && *c != '"' && *c != '/' && *c != '\\')
-        .take(120)
-        .collect();
-    let keys = &app.settings.keys;
-    let address = match app.settings.blobs.put(keys, &body).await {
-        Ok(a) => a,
+    let kept = match super::applications::keep_file(
+        &app,
+        &name,
+        &body,
+        &[DocumentType::Pdf, DocumentType::Jpeg, DocumentType::Png],
+        crate::domain::form::MAX_DOCUMENT_BYTES,
+    )
+    .await
+    {
+        Ok(Ok(k)) => k,
+        Ok(Err(refusal)) => {
+            return ApiError::new(refusal.status, "unsupported_type", refusal.id, refusal.en)
+                .into_response();
+        }
         Err(e) => return blob_error(&e).into_response(),
     };
-    let name_sealed = match keys.seal("document.name", name.as_bytes()) {
-        Ok(n) => n,
-        Err(e) => return ApiError::internal(&e).into_response(),
-    };
-    let document = NewDocument {
-        field_key: "output",
-        kind: "output",
-        sha256: &address,
-        content_type: crate::documents::content_type(kind),
-        size_bytes: i64::try_from(body.len()).unwrap_or(i64::MAX),
-        name_sealed: &name_sealed,
-        uploaded_by: &actor,
-    };
+    let document = kept.output(&actor);
     match take(
         &app,
         &row,

@@ -29,7 +29,7 @@ use super::errors::{ApiError, Messages, Problem};
 use super::i18n::Lang;
 use crate::domain::application::ApplicationAction;
 use crate::domain::form::{FieldKind, FormDef};
-use crate::storage::applications::{self as store, Added, ApplicationRow, Checked, NewDocument};
+use crate::storage::applications::{self as store, Added, ApplicationRow, Checked};
 
 /// The longest answer kept, in characters (as on the pages).
 const MAX_ANSWER_CHARS: usize = 4000;
@@ -261,15 +261,7 @@ async fn record_file(
         &app.db,
         application_id,
         account,
-        NewDocument {
-            field_key: key,
-            kind: "input",
-            sha256: &kept.address,
-            content_type: kept.content_type,
-            size_bytes: kept.size,
-            name_sealed: &kept.name_sealed,
-            uploaded_by: &actor,
-        },
+        kept.input(key, &actor),
         Utc::now(),
     )
     .await

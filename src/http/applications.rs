@@ -1260,6 +1260,30 @@ pub(super) struct KeptFile {
     pub(super) name_sealed: Vec<u8>,
 }
 
+impl KeptFile {
+    /// The citizen's upload to the form's field `key`, as a document row.
+    pub(super) fn input<'a>(&'a self, key: &'a str, actor: &'a str) -> NewDocument<'a> {
+        self.document(key, "input", actor)
+    }
+
+    /// The officer's output, as a document row.
+    pub(super) fn output<'a>(&'a self, actor: &'a str) -> NewDocument<'a> {
+        self.document("output", "output", actor)
+    }
+
+    fn document<'a>(&'a self, key: &'a str, kind: &'a str, actor: &'a str) -> NewDocument<'a> {
+        NewDocument {
+            field_key: key,
+            kind,
+            sha256: &self.address,
+            content_type: self.content_type,
+            size_bytes: self.size,
+            name_sealed: &self.name_sealed,
+            uploaded_by: actor,
+        }
+    }
+}
+
 /// Checks an uploaded file against a document field (present, within `max_bytes`, of one of
 /// `types` by its content) and stores it sealed; durable when this returns.
 pub(super) async fn keep_file(
@@ -1317,9 +1341,9 @@ pub(super) async fn store_file(
     bytes: &[u8],
     types: &[DocumentType],
     max_bytes: u64,
-) -> Result<Result<(String, &'static str, i64, Vec<u8>), (StatusCode, String)>, PageError> {
+) -> Result<Result<KeptFile, (StatusCode, String)>, PageError> {
     match keep_file(app, name, bytes, types, max_bytes).await {
-        Ok(Ok(k)) => Ok(Ok((k.address, k.content_type, k.size, k.name_sealed))),
+        Ok(Ok(k)) => Ok(Ok(k)),
         Ok(Err(r)) => Ok(Err((r.status, lang.pick(&r.id, &r.en).to_owned()))),
         Err(e) => Err(blob_page_error(lang, here, &e)),
     }
@@ -1399,7 +1423,7 @@ pub async fn upload(
     }
     let (name, bytes) = upload.file.unwrap_or_default();
     let stored = store_file(&app, lang, &here, &name, &bytes, &types, max_bytes).await?;
-    let (address, content_type, size, name_sealed) = match stored {
+    let kept = match stored {
         Ok(s) => s,
         Err((status, message)) => {
             let mut errors = BTreeMap::new();
@@ -1423,15 +1447,7 @@ pub async fn upload(
         &app.db,
         row.id,
         session.account_id,
-        NewDocument {
-            field_key: &key,
-            kind: "input",
-            sha256: &address,
-            content_type,
-            size_bytes: size,
-            name_sealed: &name_sealed,
-            uploaded_by: &actor,
-        },
+        kept.input(&key, &actor),
         Utc::now(),
     )
     .await
@@ -2275,7 +2291,7 @@ pub async fn office_attach(
         crate::domain::form::MAX_DOCUMENT_BYTES,
     )
     .await?;
-    let (address, content_type, size, name_sealed) = match stored {
+    let kept = match stored {
         Ok(s) => s,
         Err((status, message)) => {
             return office_page(&app, lang, &headers, t, &row, Some(message), status).await;
@@ -2293,15 +2309,7 @@ pub async fn office_attach(
         None,
         None,
         None,
-        Some(NewDocument {
-            field_key: "output",
-            kind: "output",
-            sha256: &address,
-            content_type,
-            size_bytes: size,
-            name_sealed: &name_sealed,
-            uploaded_by: &actor,
-        }),
+        Some(kept.output(&actor)),
     )
     .await?
     {
@@ -2474,15 +2482,7 @@ pub(super) async fn issue_letter(
         None,
         None,
         None,
-        Some(NewDocument {
-            field_key: "output",
-            kind: "output",
-            sha256: &kept.address,
-            content_type: kept.content_type,
-            size_bytes: kept.size,
-            name_sealed: &kept.name_sealed,
-            uploaded_by: actor,
-        }),
+        Some(kept.output(actor)),
     )
     .await
     .map_err(|e| LetterError::Other(format!("preparing the step: {e:?}").into()))?;

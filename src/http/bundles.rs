@@ -31,7 +31,7 @@ use crate::catalog::Catalog;
 use crate::domain::application::{self as rules, ApplicationAction};
 use crate::domain::form::{FieldKind, FormDef, merge};
 use crate::domain::roles::Action;
-use crate::storage::applications::{self as store, ApplicationRow, NewDocument};
+use crate::storage::applications::{self as store, ApplicationRow};
 use crate::storage::bundles::{self, BundleRow};
 
 fn bundle_name(b: &BundleRow, lang: Lang) -> String {
@@ -602,7 +602,7 @@ pub async fn upload(
     }
     let (name, bytes) = upload.file.unwrap_or_default();
     let stored = store_file(&app, lang, &here, &name, &bytes, &types, max_bytes).await?;
-    let (address, content_type, size, name_sealed) = match stored {
+    let kept = match stored {
         Ok(s) => s,
         Err((status, message)) => {
             let mut errors = BTreeMap::new();
@@ -634,15 +634,7 @@ pub async fn upload(
         &app.db,
         &targets,
         session.account_id,
-        NewDocument {
-            field_key: &key,
-            kind: "input",
-            sha256: &address,
-            content_type,
-            size_bytes: size,
-            name_sealed: &name_sealed,
-            uploaded_by: &actor,
-        },
+        kept.input(&key, &actor),
         Utc::now(),
     )
     .await
